@@ -1,0 +1,270 @@
+"""The ``scrubber`` command. The only module that prints or exits.
+
+Every command catches ``ScrubberError`` and prints one line ``scrubber: error: <reason>``
+with its exit code; anything else prints ``scrubber: internal error: ...`` and exits 4.
+``--debug`` shows tracebacks instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from enum import IntEnum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from scrubber import __version__
+
+app = typer.Typer(
+    name="scrubber",
+    help="Find and remove patient identifiers (faces, text, barcodes) from workplace photos.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+policy_app = typer.Typer(help="Inspect the redaction policy.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+
+class Exit(IntEnum):
+    OK = 0  # check: shareable; scan: every file processed
+    PHI_FOUND = 1  # check: PHI found and no --out given
+    USAGE = 2  # bad option, policy file or output path
+    BLOCKED = 3  # check: the image must not be shared
+    FAILED = 4  # unreadable input, missing model, internal error; scan: some file not processed
+    INTERRUPTED = 130
+
+
+_state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"scrubber {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logging.")] = False,
+    version: Annotated[
+        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = None,
+) -> None:
+    _state["debug"] = debug
+    logging.basicConfig(level=logging.DEBUG if debug else logging.ERROR, format="scrubber: %(levelname)s: %(message)s")
+
+
+def _fail(message: str, code: int) -> None:
+    typer.echo(f"scrubber: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _guard(func):
+    """Turn library errors into one line and an exit code (tracebacks only with --debug)."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from scrubber.errors import ScrubberError
+
+        try:
+            return func(*args, **kwargs)
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            typer.echo("scrubber: interrupted", err=True)
+            raise typer.Exit(Exit.INTERRUPTED) from None
+        except ScrubberError as err:
+            if _state["debug"]:
+                raise
+            _fail(str(err), err.exit_code)
+        except Exception as err:  # the last line of defence: one line, exit 4, never a traceback
+            if _state["debug"]:
+                raise
+            typer.echo(f"scrubber: internal error: {type(err).__name__}: {err} (rerun with --debug)", err=True)
+            raise typer.Exit(Exit.FAILED) from None
+
+    return wrapper
+
+
+PolicyOpt = Annotated[
+    Optional[Path],
+    typer.Option("--policy", "-p", help="Policy TOML file (default: built-in policy; see 'scrubber policy show').",
+                 dir_okay=False),
+]
+
+
+def _policy(path: Optional[Path]):
+    from scrubber.policy import Policy
+
+    return Policy.load(path)
+
+
+# ---------------------------------------------------------------- check
+
+
+@app.command()
+@_guard
+def check(
+    photo: Annotated[Path, typer.Argument(help="The photo to check.")],
+    out: Annotated[
+        Optional[Path],
+        typer.Option("--out", "-o", help="Write the safe copy here (.jpg, .png or .webp) when the photo is shareable."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object: verdict, reasons, detections, "
+                                          "timings.")] = False,
+    policy_file: PolicyOpt = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out file.")] = False,
+) -> None:
+    """Check one photo before sharing it.
+
+    Exit status: 0 shareable (clean, or redacted and the safe copy written to --out);
+    1 PHI found and no --out given; 2 usage error; 3 blocked; 4 unreadable or internal error.
+    """
+    from scrubber.errors import ImageUnreadable
+    from scrubber.imageio import OutputFormat
+    from scrubber.pipeline import Scrubber
+    from scrubber.policy import Status
+    from scrubber.report import result_record
+
+    policy = _policy(policy_file)
+    fmt = None
+    if out is not None:
+        fmt = OutputFormat.for_path(out)
+        if fmt is None:
+            _fail(f"{out}: the safe copy must end in .jpg, .jpeg, .png or .webp", Exit.USAGE)
+        if out.exists() and not overwrite:
+            _fail(f"{out}: already exists (use --overwrite to replace it)", Exit.USAGE)
+        if out.resolve() == photo.resolve():
+            _fail(f"{out}: the safe copy cannot replace the original", Exit.USAGE)
+    if not photo.exists():
+        raise ImageUnreadable(f"{photo}: no such file")
+    scrubber = Scrubber(policy)
+    result = scrubber.process(photo, out=out, out_format=fmt, overwrite=overwrite)
+
+    if result.error:
+        code = Exit.USAGE if "output-exists" in result.reasons else Exit.FAILED
+    elif result.status is Status.BLOCKED:
+        code = Exit.BLOCKED
+    elif result.status is Status.REDACTED and out is None:
+        code = Exit.PHI_FOUND
+    else:
+        code = Exit.OK
+
+    if as_json:
+        typer.echo(json.dumps(result_record(result) | {"exit_code": int(code)}, indent=1))
+    else:
+        reasons = ", ".join(result.reasons) or "nothing found"
+        target = f" -> {result.output}" if result.output else ""
+        typer.echo(f"{photo}: {result.status.value} ({reasons}){target}")
+    if result.error:
+        typer.echo(f"scrubber: error: {result.error}", err=True)
+    elif result.status is Status.REDACTED and out is None:
+        typer.echo("scrubber: PHI found: give --out SAFE.jpg to write a redacted copy", err=True)
+    raise typer.Exit(code)
+
+
+# ---------------------------------------------------------------- scan
+
+
+@app.command()
+@_guard
+def scan(
+    folder: Annotated[Path, typer.Argument(help="Folder of photos.", exists=True, file_okay=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for safe copies and report.json/report.csv.")],
+    workers: Annotated[
+        int, typer.Option("--workers", "-w", min=0, help="Worker processes; 0 means one per core.")
+    ] = 0,
+    recursive: Annotated[bool, typer.Option("--recursive/--no-recursive", help="Descend into subfolders.")] = True,
+    policy_file: PolicyOpt = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace existing safe copies and reports in --out.")
+    ] = False,
+) -> None:
+    """Scan a folder of photos into safe copies plus report.json and report.csv.
+
+    Shareable copies (clean and redacted) are written under --out mirroring the folder;
+    a blocked photo is never copied.
+
+    Exit status: 0 every file processed; 2 usage error; 4 some file could not be processed
+    (it counts as blocked); 130 interrupted.
+    """
+    import os
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from scrubber import scan as batch
+    from scrubber.report import summarize, write_reports
+
+    policy = _policy(policy_file)
+    if (out / "report.json").exists() and not overwrite:
+        _fail(f"{out}: already holds a report from an earlier scan (use --overwrite or another --out)", Exit.USAGE)
+    if out.resolve() == folder.resolve():
+        _fail(f"{out}: the output folder must differ from the input folder", Exit.USAGE)
+    files, skipped = batch.discover(folder, recursive, exclude=out)
+    jobs = batch.plan(folder, files, out)
+    workers = workers or os.cpu_count() or 1
+    workers = max(1, min(workers, len(jobs)))
+    console = Console(stderr=True)
+    out.mkdir(parents=True, exist_ok=True)
+
+    start = time.perf_counter()
+    with Progress(TextColumn("[bold]scanning"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  TextColumn("{task.description}"), console=console, transient=False) as progress:
+        task = progress.add_task("", total=len(jobs))
+
+        def advance(result) -> None:
+            progress.update(task, advance=1, description=f"{result.path}: {result.status.value}")
+            if result.error:
+                progress.console.print(f"scrubber: error: {result.error}", markup=False, highlight=False)
+
+        results = batch.run(jobs, policy, workers, overwrite, advance)
+    summary = summarize(results, time.perf_counter() - start, skipped)
+    json_path, _ = write_reports(results, summary, out, overwrite=True)
+    _print_summary(summary, json_path)
+    raise typer.Exit(Exit.OK if summary.failed == 0 else Exit.FAILED)
+
+
+def _print_summary(summary, report: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="scrubber scan summary", show_lines=False)
+    table.add_column("item")
+    table.add_column("count", justify="right")
+    table.add_row("images", str(summary.images))
+    for status, n in summary.by_status.items():
+        table.add_row(f"  {status}", str(n))
+    table.add_row("not processed (unreadable / not written)", str(summary.failed))
+    table.add_row("other files skipped", str(summary.skipped))
+    for kind, n in summary.by_kind.items():
+        table.add_row(f"detections: {kind}", str(n))
+    table.add_row("seconds", f"{summary.seconds:.1f}")
+    table.add_row("images/s", f"{summary.per_second:.2f}")
+    console = Console(width=100)
+    console.print(table)
+    console.print(f"report: {report}")
+
+
+# ---------------------------------------------------------------- policy
+
+
+@policy_app.command("show")
+@_guard
+def policy_show(policy_file: PolicyOpt = None) -> None:
+    """Print the effective policy as TOML (built-in defaults overlaid with --policy)."""
+    typer.echo(_policy(policy_file).to_toml(), nl=False)
+
+
+def run() -> None:  # console-script entry point
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(run())

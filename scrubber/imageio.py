@@ -1,0 +1,384 @@
+"""Load and save images.
+
+``load`` decodes a file once, refuses what it cannot read safely, applies the EXIF
+orientation, normalises every mode to 8-bit RGB and keeps the pixels that hide under
+transparency so they are scanned too. ``save`` re-encodes pixels only (no metadata can
+survive), writes a temporary file, fsyncs it and moves it into place without ever
+overwriting an existing file; ``metadata_problems`` re-reads the bytes to prove it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import struct
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from scrubber.errors import ImageTooLarge, ImageUnreadable, OutputExists, SaveFailed
+
+try:  # HEIC/HEIF support; a missing plug-in only means HEIC files are refused as unreadable
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
+    pillow_heif = None
+
+DEFAULT_MAX_PIXELS = 80_000_000
+MAX_FRAMES = 100
+
+# decoded format -> extensions that may carry it
+FORMAT_EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "JPEG": (".jpg", ".jpeg", ".jpe", ".jfif"),
+    "PNG": (".png",),
+    "WEBP": (".webp",),
+    "TIFF": (".tif", ".tiff"),
+    "GIF": (".gif",),
+    "BMP": (".bmp", ".dib"),
+    "HEIF": (".heic", ".heif", ".hif"),
+}
+IMAGE_EXTENSIONS = frozenset(ext for exts in FORMAT_EXTENSIONS.values() for ext in exts)
+
+
+class OutputFormat(StrEnum):
+    JPEG = "JPEG"
+    PNG = "PNG"
+    WEBP = "WEBP"
+
+    @property
+    def extension(self) -> str:
+        return {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}[self.value]
+
+    @classmethod
+    def for_source(cls, source_format: str) -> "OutputFormat":
+        """JPEG and HEIC become JPEG, WebP stays WebP, every lossless format becomes PNG."""
+        if source_format in ("JPEG", "HEIF"):
+            return cls.JPEG
+        if source_format == "WEBP":
+            return cls.WEBP
+        return cls.PNG
+
+    @classmethod
+    def for_path(cls, path: Path) -> "OutputFormat | None":
+        ext = path.suffix.lower()
+        for fmt in cls:
+            if ext in FORMAT_EXTENSIONS[fmt.value]:
+                return fmt
+        return None
+
+
+@dataclass(eq=False)
+class Frame:
+    """One oriented 8-bit RGB picture plus cached resized copies, so each size is computed once."""
+
+    pixels: np.ndarray
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.pixels.ndim != 3 or self.pixels.shape[2] != 3 or self.pixels.dtype != np.uint8:
+            raise ValueError(f"Frame wants HxWx3 uint8, got {self.pixels.shape} {self.pixels.dtype}")
+        self.pixels.setflags(write=False)
+
+    @property
+    def width(self) -> int:
+        return self.pixels.shape[1]
+
+    @property
+    def height(self) -> int:
+        return self.pixels.shape[0]
+
+    def scale_for(self, max_side: int) -> float:
+        """Factor from full resolution to the working resolution whose long side is ``max_side``."""
+        return min(1.0, max_side / max(self.width, self.height))
+
+    def resized(self, max_side: int) -> tuple[np.ndarray, float]:
+        """RGB copy whose long side is at most ``max_side``, and the factor back to full resolution."""
+        key = ("rgb", max_side)
+        if key not in self._cache:
+            import cv2
+
+            s = self.scale_for(max_side)
+            if s < 1.0:
+                size = (max(1, round(self.width * s)), max(1, round(self.height * s)))
+                img = cv2.resize(self.pixels, size, interpolation=cv2.INTER_AREA)
+            else:
+                img = self.pixels
+            self._cache[key] = (img, self.width / img.shape[1])
+        return self._cache[key]
+
+    def gray(self, max_side: int) -> tuple[np.ndarray, float]:
+        key = ("gray", max_side)
+        if key not in self._cache:
+            import cv2
+
+            rgb, back = self.resized(max_side)
+            self._cache[key] = (cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), back)
+        return self._cache[key]
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    path: Path
+    format: str  # decoded format, e.g. "JPEG", "HEIF"
+    sha256: str
+    frames: tuple[Frame, ...]  # what shows: alpha flattened onto white, EXIF-oriented
+    hidden: tuple[Frame, ...]  # the raw colour under transparent pixels (empty when there is no alpha)
+    notes: tuple[str, ...] = ()  # normalisations applied, e.g. "exif-orientation", "cmyk"
+
+    @property
+    def width(self) -> int:
+        return self.frames[0].width
+
+    @property
+    def height(self) -> int:
+        return self.frames[0].height
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _to_rgb(img: Image.Image, notes: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Return (what shows, raw colour under transparency or None) as 8-bit RGB arrays."""
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        notes.append(f"high-bit-depth:{mode}")
+        arr = np.asarray(img, dtype=np.float64)
+        hi = arr.max() if arr.size else 0
+        arr = (arr / (65535.0 if hi > 255 else 255.0) * 255.0).clip(0, 255).astype(np.uint8)
+        return np.ascontiguousarray(np.stack([arr] * 3, axis=-1)), None
+    if mode == "CMYK":
+        notes.append("cmyk")
+        return np.asarray(img.convert("RGB")), None
+    if mode == "P":
+        notes.append("palette")
+        img = img.convert("RGBA") if "transparency" in img.info else img.convert("RGB")
+    if mode in ("LA", "PA", "La", "RGBa"):
+        img = img.convert("RGBA")
+    if img.mode == "RGBA":
+        rgba = np.asarray(img)
+        alpha = rgba[:, :, 3:4].astype(np.float32) / 255.0
+        raw = np.ascontiguousarray(rgba[:, :, :3])
+        if alpha.min() >= 1.0:
+            return raw, None
+        notes.append("alpha-flattened")
+        shown = (raw.astype(np.float32) * alpha + 255.0 * (1.0 - alpha)).round().astype(np.uint8)
+        return shown, raw
+    if img.mode != "RGB":
+        notes.append(f"mode:{img.mode}")
+        img = img.convert("RGB")
+    return np.asarray(img), None
+
+
+def load(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+    """Decode ``path`` fully, or raise :class:`ImageUnreadable` with one sentence saying why."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as err:
+        raise ImageUnreadable(f"{path}: cannot read file ({err.strerror or err})") from err
+    if not path.is_file():
+        raise ImageUnreadable(f"{path}: not a regular file")
+    if size == 0:
+        raise ImageUnreadable(f"{path}: empty file (0 bytes)")
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ImageUnreadable(f"{path}: cannot read file ({err.strerror or err})") from err
+    digest = hashlib.sha256(data).hexdigest()
+
+    frames: list[Frame] = []
+    hidden: list[Frame] = []
+    notes: list[str] = []
+    old_limit = Image.MAX_IMAGE_PIXELS
+    try:
+        Image.MAX_IMAGE_PIXELS = max_pixels
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                fmt = img.format or "unknown"
+                if fmt not in FORMAT_EXTENSIONS:
+                    raise ImageUnreadable(f"{path}: unsupported image format {fmt}")
+                if path.suffix.lower() not in FORMAT_EXTENSIONS[fmt]:
+                    raise ImageUnreadable(
+                        f"{path}: content is {fmt} but the extension is '{path.suffix or '(none)'}'"
+                    )
+                if img.width * img.height > max_pixels:
+                    raise ImageTooLarge(
+                        f"{path}: {img.width}x{img.height} exceeds the {max_pixels:,}-pixel limit"
+                    )
+                n_frames = getattr(img, "n_frames", 1)
+                if n_frames > MAX_FRAMES:
+                    raise ImageUnreadable(f"{path}: {n_frames} frames exceeds the {MAX_FRAMES}-frame limit")
+                for index in range(n_frames):
+                    img.seek(index)
+                    img.load()
+                    frame = ImageOps.exif_transpose(img) if index == 0 else img.copy()
+                    if index == 0 and frame is not img and img.getexif().get(0x0112, 1) != 1:
+                        notes.append("exif-orientation")
+                    shown, raw = _to_rgb(frame, notes)
+                    frames.append(Frame(np.ascontiguousarray(shown)))
+                    if raw is not None:
+                        hidden.append(Frame(raw))
+    except ImageUnreadable:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise ImageTooLarge(f"{path}: exceeds the {max_pixels:,}-pixel limit (decompression bomb guard)") from err
+    except UnidentifiedImageError as err:
+        raise ImageUnreadable(f"{path}: not a recognised image") from err
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, MemoryError) as err:
+        raise ImageUnreadable(f"{path}: corrupt or truncated image ({err})") from err
+    finally:
+        Image.MAX_IMAGE_PIXELS = old_limit
+    return LoadedImage(path, fmt, digest, tuple(frames), tuple(hidden), tuple(dict.fromkeys(notes)))
+
+
+def encode(pixels: np.ndarray, fmt: OutputFormat, quality: int = 92) -> bytes:
+    """Encode RGB pixels into a fresh file: a new PIL image carries no info, EXIF, ICC or comments."""
+    img = Image.fromarray(np.ascontiguousarray(pixels), "RGB")
+    buf = io.BytesIO()
+    if fmt is OutputFormat.JPEG:
+        img.save(buf, "JPEG", quality=quality, optimize=True)
+    elif fmt is OutputFormat.PNG:
+        img.save(buf, "PNG", optimize=False)
+    else:
+        img.save(buf, "WEBP", quality=quality)
+    return buf.getvalue()
+
+
+def write_atomic(data: bytes, dest: Path, overwrite: bool = False) -> None:
+    """Write ``data`` to ``dest`` durably: temp file in the same folder, fsync, then link/rename.
+
+    Without ``overwrite`` an existing ``dest`` is never replaced (hard link fails if it exists).
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if not overwrite and dest.exists():
+        raise OutputExists(f"{dest}: already exists (not overwritten)")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if overwrite:
+            os.replace(tmp, dest)
+        else:
+            try:
+                os.link(tmp, dest)  # atomic no-clobber
+            except FileExistsError as err:
+                raise OutputExists(f"{dest}: already exists (not overwritten)") from err
+            except OSError:  # filesystems without hard links (some SMB mounts)
+                if dest.exists():
+                    raise OutputExists(f"{dest}: already exists (not overwritten)") from None
+                os.replace(tmp, dest)
+        _fsync_dir(dest.parent)
+    except OutputExists:
+        raise
+    except OSError as err:
+        raise SaveFailed(f"{dest}: cannot write ({err.strerror or err})") from err
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------- metadata proof
+
+_JPEG_ALLOWED = {0xC0, 0xC1, 0xC2, 0xC4, 0xDB, 0xDD, 0xDA, 0xE0}  # SOFn, DHT, DQT, DRI, SOS, APP0(JFIF)
+_PNG_ALLOWED = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"sRGB", b"pHYs"}
+_WEBP_ALLOWED = {b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ANIM", b"ANMF"}
+
+
+def metadata_problems(data: bytes) -> list[str]:
+    """Everything in an encoded file that is not pixels: EXIF/XMP/ICC/IPTC, comments, thumbnails, trailers."""
+    if data[:2] == b"\xff\xd8":
+        return _jpeg_problems(data)
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return _png_problems(data)
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return _webp_problems(data)
+    return ["unknown container"]
+
+
+def _jpeg_problems(data: bytes) -> list[str]:
+    problems: list[str] = []
+    pos = 2
+    while pos + 2 <= len(data):
+        if data[pos] != 0xFF:
+            return problems + [f"garbage at byte {pos}"]
+        marker = data[pos + 1]
+        if marker == 0xD9:
+            if pos + 2 != len(data):
+                problems.append(f"{len(data) - pos - 2} bytes after end of image")
+            return problems
+        if pos + 4 > len(data):
+            break
+        seglen = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
+        if marker not in _JPEG_ALLOWED:
+            problems.append(f"segment 0x{marker:02X}")
+        if marker == 0xE0 and not data[pos + 4 : pos + 9].startswith(b"JFIF\x00"):
+            problems.append("APP0 that is not JFIF")
+        if marker == 0xE0 and data[pos + 16 : pos + 18] != b"\x00\x00":
+            problems.append("JFIF thumbnail")
+        pos += 2 + seglen
+        if marker == 0xDA:  # entropy-coded data: skip to the next real marker
+            while pos + 1 < len(data):
+                if data[pos] == 0xFF and data[pos + 1] not in (0x00, *range(0xD0, 0xD8)):
+                    break
+                pos += 1
+    return problems + ["no end-of-image marker"]
+
+
+def _png_problems(data: bytes) -> list[str]:
+    problems: list[str] = []
+    pos = 8
+    while pos + 8 <= len(data):
+        length = struct.unpack(">I", data[pos : pos + 4])[0]
+        ctype = data[pos + 4 : pos + 8]
+        if ctype not in _PNG_ALLOWED:
+            problems.append(f"chunk {ctype.decode('latin-1')}")
+        pos += 12 + length
+        if ctype == b"IEND":
+            if pos != len(data):
+                problems.append(f"{len(data) - pos} bytes after IEND")
+            return problems
+    return problems + ["no IEND chunk"]
+
+
+def _webp_problems(data: bytes) -> list[str]:
+    problems: list[str] = []
+    riff_end = 8 + struct.unpack("<I", data[4:8])[0]
+    if riff_end != len(data):
+        problems.append(f"{len(data) - riff_end} bytes after RIFF")
+    pos = 12
+    while pos + 8 <= min(riff_end, len(data)):
+        ctype = data[pos : pos + 4]
+        length = struct.unpack("<I", data[pos + 4 : pos + 8])[0]
+        if ctype not in _WEBP_ALLOWED:
+            problems.append(f"chunk {ctype.decode('latin-1')}")
+        pos += 8 + length + (length & 1)
+    return problems

@@ -1,0 +1,1 @@
+"""Identifier recognizers: one module per HIPAA Safe Harbor identifier type."""

@@ -1,0 +1,208 @@
+"""One image: load -> detect -> recognize -> decide -> redact -> verify -> save.
+
+``Scrubber`` builds every detector and recognizer once (models load in ``__init__``), then
+``process`` runs one file and returns a ``Result``; it never raises for a bad image: every
+failure becomes a ``blocked`` result with a one-line ``error``. Only a policy or model
+problem (nothing could be scanned at all) raises from ``__init__``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from scrubber.detect import registry as detectors
+from scrubber.detection import Detection, Kind, only
+from scrubber.errors import DetectorFailed, ImageUnreadable, OutputExists, SaveFailed
+from scrubber.imageio import Frame, OutputFormat, encode, load, metadata_problems, write_atomic
+from scrubber.phi import registry as identifiers
+from scrubber.phi.registry import AnalyzerSettings
+from scrubber.policy import Action, Policy, Region, Status, Verdict, decide
+from scrubber.redact import Blur, Fill, apply
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Result:
+    path: str
+    status: Status
+    reasons: tuple[str, ...] = ()
+    detections: tuple[Detection, ...] = ()
+    sha256: str | None = None
+    format: str | None = None
+    width: int = 0
+    height: int = 0
+    output: str | None = None
+    error: str | None = None  # one sentence when the file could not be processed
+    notes: tuple[str, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def processed(self) -> bool:
+        """False when the file could not be scanned at all (unreadable, too large, not written)."""
+        return self.error is None
+
+
+class Scrubber:
+    def __init__(self, policy: Policy | None = None):
+        self.policy = policy or Policy()
+        self.detectors = [cls() for cls in detectors.get(self.policy.detectors)]
+        self.recognizers = identifiers.get(self.policy.identifiers)
+        self.analyzer = AnalyzerSettings(self.policy.threshold, self.policy.allowlist)
+        self.fill = Fill(self.policy.fill_color)
+        self.blur = Blur()
+
+    # ------------------------------------------------------------ stages
+
+    def find(self, frame: Frame, timings: dict[str, float], kinds: set[Kind] | None = None,
+             prefix: str = "") -> tuple[tuple[Detection, ...], tuple[str, ...]]:
+        """Run detectors (optionally only those that may return ``kinds``) and recognizers."""
+        found: list[Detection] = []
+        errors: list[str] = []
+        for det in self.detectors:
+            if kinds is not None and not kinds & _KINDS.get(det.name, set()):
+                continue
+            t = time.perf_counter()
+            try:
+                found.extend(det.detect(frame))
+            except Exception as err:  # fail closed: any detector failure blocks, with its cause
+                errors.append(f"detector-error:{det.name}")
+                log.warning("%s failed: %s: %s", det.name, type(err).__name__, err)
+            timings[f"{prefix}{det.name}"] = timings.get(f"{prefix}{det.name}", 0.0) + time.perf_counter() - t
+        words = only(found, Kind.TEXT)
+        if words:
+            t = time.perf_counter()
+            try:
+                found.extend(identifiers.recognize(words, self.recognizers, self.analyzer))
+            except DetectorFailed as err:
+                errors.append(err.tag)
+                log.warning("%s", err)
+            timings[f"{prefix}recognize"] = timings.get(f"{prefix}recognize", 0.0) + time.perf_counter() - t
+        return tuple(found), tuple(errors)
+
+    def verify(self, pixels: np.ndarray, regions: tuple[Region, ...], timings: dict[str, float]) -> tuple[str, ...]:
+        """Re-detect on the safe copy; whatever the policy would still act on is a residual.
+
+        A face detector still sees a head-shaped blob where a face was destroyed: a face whose
+        centre lies in a region we blurred counts only if the detector is sure of it
+        (``policy.verify_face_score``); anything else found anywhere is a residual.
+        """
+        acted = {k for k, a in self.policy.actions.items() if a is not Action.KEEP}
+        found, errors = self.find(Frame(pixels), timings, kinds=acted | {Kind.TEXT}, prefix="verify:")
+        blurred = [r.box for r in regions if r.action is Action.BLUR]
+
+        def destroyed(det: Detection) -> bool:
+            cx, cy = (det.box.x0 + det.box.x1) / 2, (det.box.y0 + det.box.y1) / 2
+            inside = any(b.x0 <= cx <= b.x1 and b.y0 <= cy <= b.y1 for b in blurred)
+            return inside and det.score < self.policy.verify_face_score
+
+        found = tuple(d for d in found if not (d.kind is Kind.FACE and destroyed(d)))
+        residual = decide(found, self.policy, pixels.shape[1], pixels.shape[0], errors)
+        return tuple(f"verify:residual:{r.split(':', 1)[1]}" for r in residual.reasons if ":" in r) + tuple(
+            f"verify:{e}" for e in errors
+        )
+
+    # ------------------------------------------------------------ one file
+
+    def process(self, path: str | Path, out: Path | None = None, out_format: OutputFormat | None = None,
+                overwrite: bool = False, display: str | None = None) -> Result:
+        path = Path(path)
+        name = display or str(path)
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        try:
+            image = load(path, self.policy.max_pixels)
+        except ImageUnreadable as err:
+            return Result(name, Status.BLOCKED, (err.reason,), error=str(err),
+                          timings={"total": time.perf_counter() - t0})
+        timings["load"] = time.perf_counter() - t0
+        base = dict(sha256=image.sha256, format=image.format, width=image.width, height=image.height,
+                    notes=image.notes)
+
+        detections: list[Detection] = []
+        errors: list[str] = []
+        for frame in image.frames + image.hidden:
+            found, errs = self.find(frame, timings)
+            detections.extend(found)
+            errors.extend(errs)
+        if image.hidden:
+            errors_note = "hidden-pixels-scanned"
+            base["notes"] = base["notes"] + (errors_note,)
+        if len(image.frames) > 1:
+            errors.append(f"multi-frame:{len(image.frames)}")
+
+        t = time.perf_counter()
+        verdict = decide(tuple(detections), self.policy, image.width, image.height, tuple(dict.fromkeys(errors)))
+        timings["decide"] = time.perf_counter() - t
+        if verdict.status is Status.BLOCKED:
+            return self._done(name, verdict, detections, base, timings, t0)
+
+        t = time.perf_counter()
+        pixels = image.frames[0].pixels
+        if verdict.regions:
+            pixels = apply(pixels, verdict.regions, self.fill, self.blur)
+        timings["redact"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        fmt = out_format or OutputFormat.for_source(image.format)
+        data = encode(pixels, fmt, self.policy.jpeg_quality)
+        timings["encode"] = time.perf_counter() - t
+        problems = metadata_problems(data)
+        if problems:  # cannot happen with a fresh encode; checked anyway
+            verdict = _blocked(verdict, tuple(f"metadata:{p}" for p in problems))
+            return self._done(name, verdict, detections, base, timings, t0)
+
+        if self.policy.verify:
+            t = time.perf_counter()
+            decoded = np.asarray(_decode(data))
+            residual = self.verify(decoded, verdict.regions, timings)
+            timings["verify"] = time.perf_counter() - t
+            if residual:
+                return self._done(name, _blocked(verdict, residual), detections, base, timings, t0)
+
+        output = None
+        if out is not None:
+            t = time.perf_counter()
+            try:
+                write_atomic(data, out, overwrite=overwrite)
+                written = Path(out).read_bytes()
+                if written != data or metadata_problems(written):
+                    raise SaveFailed(f"{out}: read-back check failed")
+            except (OutputExists, SaveFailed) as err:
+                return self._done(name, verdict, detections, base, timings, t0, error=str(err))
+            output = str(out)
+            timings["write"] = time.perf_counter() - t
+        return self._done(name, verdict, detections, base, timings, t0, output=output)
+
+    @staticmethod
+    def _done(name, verdict: Verdict, detections, base, timings, t0, output=None, error=None) -> Result:
+        timings["total"] = time.perf_counter() - t0
+        return Result(name, verdict.status, verdict.reasons, tuple(detections), output=output, error=error,
+                      timings={k: round(v, 4) for k, v in timings.items()}, **base)
+
+
+# which detection kinds each detector can return (verify runs only those that matter)
+_KINDS: dict[str, set[Kind]] = {
+    "faces-yunet": {Kind.FACE},
+    "faces-dlib": {Kind.FACE},
+    "text-ocr": {Kind.TEXT},
+    "barcodes": {Kind.BARCODE},
+}
+
+
+def _blocked(verdict: Verdict, reasons: tuple[str, ...]) -> Verdict:
+    return Verdict(Status.BLOCKED, verdict.reasons + reasons, ())
+
+
+def _decode(data: bytes):
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as img:
+        return img.convert("RGB")

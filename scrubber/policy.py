@@ -1,0 +1,227 @@
+"""Policy: what to do with each kind of finding, and the image verdict.
+
+A policy is one frozen value read from TOML over built-in defaults (``scrubber policy
+show`` prints the effective one). ``decide`` reads only kind, label, score and geometry
+(never ``source``) and returns a ``Verdict``: ``clean``, ``redacted`` or ``blocked`` with
+machine-readable reasons and the regions the redactor must paint. It fails closed: an
+unknown key, action or detector name stops the run; any error recorded upstream blocks.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
+from pathlib import Path
+
+from scrubber.detection import Box, Detection, Kind, clip, grow
+from scrubber.errors import PolicyError
+
+
+class Action(StrEnum):
+    FILL = "fill"  # solid colour: the only safe choice for text
+    BLUR = "blur"  # irreversible: heavy blur plus noise, ellipse for faces
+    KEEP = "keep"
+    BLOCK = "block"  # refuse the whole image
+
+
+class Status(StrEnum):
+    CLEAN = "clean"
+    REDACTED = "redacted"
+    BLOCKED = "blocked"
+
+
+DEFAULT_ACTIONS: dict[Kind, Action] = {
+    Kind.FACE: Action.BLUR,
+    Kind.IDENTIFIER: Action.FILL,
+    Kind.BARCODE: Action.FILL,
+    Kind.TEXT: Action.KEEP,  # words that no recognizer flagged: banners, signage
+    Kind.SCREEN: Action.FILL,
+    Kind.DOCUMENT: Action.FILL,
+    Kind.WHITEBOARD: Action.FILL,
+    Kind.WRISTBAND: Action.FILL,
+}
+DEFAULT_DETECTORS = ("faces-yunet", "faces-dlib", "text-ocr", "barcodes")
+DEFAULT_IDENTIFIERS = (
+    "name", "date", "mrn", "account", "phone", "email", "ssn", "address", "zip", "url", "ip", "plate", "serial",
+)
+
+
+@dataclass(frozen=True)
+class Policy:
+    actions: dict[Kind, Action] = field(default_factory=lambda: dict(DEFAULT_ACTIONS))
+    detectors: tuple[str, ...] = DEFAULT_DETECTORS
+    identifiers: tuple[str, ...] = DEFAULT_IDENTIFIERS
+    threshold: float = 0.5  # identifier score needed to act
+    face_threshold: float = 0.6
+    allowlist: tuple[str, ...] = ()  # whole values never redacted: clinic name, main phone, public address
+    unreadable_text: Action = Action.KEEP  # text lines found but not readable by OCR
+    verify: bool = True  # re-detect on the safe copy; anything left blocks
+    verify_face_score: float = 0.85  # a face re-detected inside a blurred region blocks only above this
+    max_pixels: int = 80_000_000
+    jpeg_quality: int = 92
+    fill_color: tuple[int, int, int] = (0, 0, 0)
+    text_margin: float = 0.15  # grow text boxes by this share of their height
+    face_margin: float = 0.25  # the ellipse inscribed in the grown box still covers the face box
+    source: str = "built-in defaults"
+
+    # ------------------------------------------------------------ loading
+
+    @classmethod
+    def load(cls, path: str | Path | None) -> "Policy":
+        if path is None:
+            return cls()
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError as err:
+            raise PolicyError(f"{path}: policy file not found") from err
+        except (OSError, UnicodeDecodeError) as err:
+            raise PolicyError(f"{path}: cannot read policy ({err})") from err
+        except tomllib.TOMLDecodeError as err:
+            raise PolicyError(f"{path}: invalid TOML ({err})") from err
+        return cls.from_dict(data, source=str(path))
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "dict") -> "Policy":
+        policy = cls(source=source)
+        data = dict(data)
+        actions = dict(policy.actions)
+        for kind, action in data.pop("actions", {}).items():
+            try:
+                actions[Kind(kind)] = Action(action)
+            except ValueError:
+                raise PolicyError(
+                    f"{source}: [actions] {kind} = {action!r}: kinds are {', '.join(k.value for k in Kind)}; "
+                    f"actions are {', '.join(a.value for a in Action)}"
+                ) from None
+        changes: dict = {"actions": actions}
+        known = {f.name: f for f in fields(cls) if f.name not in ("actions", "source")}
+        for key, value in data.items():
+            if key not in known:
+                raise PolicyError(f"{source}: unknown policy key '{key}' (valid: {', '.join(sorted(known))}, actions)")
+            default = getattr(policy, key)
+            try:
+                if isinstance(default, Action):
+                    value = Action(value)
+                elif isinstance(default, tuple):
+                    if not isinstance(value, list):
+                        raise TypeError
+                    value = tuple(value)
+                elif isinstance(default, bool):
+                    if not isinstance(value, bool):
+                        raise TypeError
+                elif isinstance(default, (int, float)):
+                    if isinstance(value, bool) or not isinstance(value, (int, float)):
+                        raise TypeError
+                    value = type(default)(value)
+            except (TypeError, ValueError):
+                raise PolicyError(f"{source}: '{key}' = {value!r} is not a valid {type(default).__name__}") from None
+            changes[key] = value
+        policy = replace(policy, **changes)
+        policy.check()
+        return policy
+
+    def check(self) -> None:
+        from scrubber.detect.registry import DETECTORS
+        from scrubber.phi.registry import RECOGNIZERS
+
+        for name in self.detectors:
+            if name not in DETECTORS:
+                raise PolicyError(f"{self.source}: unknown detector '{name}' (valid: {', '.join(sorted(DETECTORS))})")
+        for name in self.identifiers:
+            if name not in RECOGNIZERS:
+                raise PolicyError(
+                    f"{self.source}: unknown identifier '{name}' (valid: {', '.join(sorted(RECOGNIZERS))})"
+                )
+        if len(set(self.detectors)) != len(self.detectors) or len(set(self.identifiers)) != len(self.identifiers):
+            raise PolicyError(f"{self.source}: a detector or identifier is listed twice")
+        if not all(0.0 < t <= 1.0 for t in (self.threshold, self.face_threshold, self.verify_face_score)):
+            raise PolicyError(f"{self.source}: thresholds must be in (0, 1]")
+        if len(self.fill_color) != 3 or not all(isinstance(c, int) and 0 <= c <= 255 for c in self.fill_color):
+            raise PolicyError(f"{self.source}: fill_color must be three integers 0-255")
+        if self.max_pixels <= 0 or not 1 <= self.jpeg_quality <= 100:
+            raise PolicyError(f"{self.source}: max_pixels must be positive and jpeg_quality 1-100")
+
+    def to_toml(self) -> str:
+        def fmt(value) -> str:
+            if isinstance(value, bool):
+                return "true" if value else "false"
+            if isinstance(value, StrEnum):
+                return f'"{value.value}"'
+            if isinstance(value, str):
+                return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            if isinstance(value, tuple):
+                return "[" + ", ".join(fmt(v) for v in value) + "]"
+            return repr(value)
+
+        lines = [f"# effective policy (from {self.source})"]
+        for f in fields(self):
+            if f.name not in ("actions", "source"):
+                lines.append(f"{f.name} = {fmt(getattr(self, f.name))}")
+        lines += ["", "[actions]"] + [f'{k.value} = "{a.value}"' for k, a in self.actions.items()]
+        return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- decide
+
+
+@dataclass(frozen=True)
+class Region:
+    box: Box
+    action: Action
+    ellipse: bool = False
+    polygon: tuple[tuple[int, int], ...] | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: Status
+    reasons: tuple[str, ...]
+    regions: tuple[Region, ...]
+
+
+def _acted(det: Detection, policy: Policy) -> bool:
+    if det.kind is Kind.FACE:
+        return det.score >= policy.face_threshold
+    if det.kind is Kind.IDENTIFIER:
+        return det.score >= policy.threshold
+    return True
+
+
+def decide(detections: tuple[Detection, ...], policy: Policy, width: int, height: int,
+           errors: tuple[str, ...] = ()) -> Verdict:
+    """Turn detections into a verdict. ``errors`` (detector failures, timeouts) always block."""
+    reasons: list[str] = list(errors)
+    regions: list[Region] = []
+    block = bool(errors)
+    for det in detections:
+        action = policy.actions.get(det.kind, Action.FILL)
+        if det.kind is Kind.TEXT:
+            if "unreadable" not in det.evidence:
+                continue  # plain words: identifiers are separate detections
+            action = policy.unreadable_text
+        if action is Action.KEEP or not _acted(det, policy):
+            continue
+        tag = f"{det.kind.value}:{det.label}" if det.label else det.kind.value
+        if action is Action.BLOCK:
+            block = True
+            reasons.append(f"block:{tag}")
+            continue
+        if det.kind is Kind.FACE:
+            box = grow(det.box, policy.face_margin)
+        elif det.kind in (Kind.IDENTIFIER, Kind.TEXT):
+            box = grow(det.box, pixels=max(2, int(det.box.height * policy.text_margin)))
+        else:
+            box = grow(det.box, pixels=2)
+        box = clip(box, width, height)
+        if not box.area:
+            continue
+        regions.append(Region(box, action, ellipse=det.kind is Kind.FACE, polygon=det.polygon))
+        reasons.append(f"{action.value}:{tag}")
+    reasons = list(dict.fromkeys(reasons))
+    if block:
+        return Verdict(Status.BLOCKED, tuple(reasons), ())
+    if regions:
+        return Verdict(Status.REDACTED, tuple(reasons), tuple(regions))
+    return Verdict(Status.CLEAN, tuple(reasons), ())

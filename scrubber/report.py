@@ -1,0 +1,122 @@
+"""Reports: JSON and CSV records of results, and the summary counts.
+
+Reports never carry PHI text: a detection's text appears only masked (``J*** S****``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from scrubber.detection import Detection, mask_text
+from scrubber.imageio import write_atomic
+from scrubber.pipeline import Result
+from scrubber.policy import Status
+
+
+def detection_record(det: Detection) -> dict:
+    return {
+        "kind": det.kind.value,
+        "label": det.label,
+        "box": list(det.box.as_tuple()),
+        "score": round(float(det.score), 3),
+        "source": det.source,
+        "masked": mask_text(det.text) if det.text else None,
+        "evidence": list(det.evidence),
+    }
+
+
+def result_record(result: Result, include_text_words: bool = False) -> dict:
+    """One image as plain JSON. Plain OCR words are left out unless asked for (they are many)."""
+    dets = [d for d in result.detections if include_text_words or d.kind.value != "text" or "unreadable" in d.evidence]
+    return {
+        "path": result.path,
+        "sha256": result.sha256,
+        "verdict": result.status.value,
+        "reasons": list(result.reasons),
+        "error": result.error,
+        "output": result.output,
+        "format": result.format,
+        "width": result.width,
+        "height": result.height,
+        "notes": list(result.notes),
+        "detections": [detection_record(d) for d in dets],
+        "timings": result.timings,
+    }
+
+
+@dataclass(frozen=True)
+class Summary:
+    images: int
+    by_status: dict[str, int]
+    by_kind: dict[str, int]
+    failed: int  # files that could not be processed (unreadable, not written)
+    skipped: int  # non-image files left alone
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.images / self.seconds if self.seconds > 0 else 0.0
+
+
+def summarize(results: list[Result], seconds: float, skipped: int = 0) -> Summary:
+    by_status = Counter({s.value: 0 for s in Status})
+    by_kind: Counter = Counter()
+    for r in results:
+        by_status[r.status.value] += 1
+        for d in r.detections:
+            if d.kind.value != "text" or "unreadable" in d.evidence:
+                by_kind[f"{d.kind.value}:{d.label}" if d.label and d.kind.value == "identifier" else d.kind.value] += 1
+    return Summary(len(results), dict(by_status), dict(sorted(by_kind.items())),
+                   sum(not r.processed for r in results), skipped, seconds)
+
+
+CSV_FIELDS = ("path", "sha256", "verdict", "reasons", "error", "output", "faces", "identifiers", "barcodes",
+              "detections", "seconds")
+
+
+def to_csv(results: list[Result]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for r in results:
+        rec = result_record(r)
+        writer.writerow({
+            "path": r.path,
+            "sha256": r.sha256 or "",
+            "verdict": r.status.value,
+            "reasons": ";".join(r.reasons),
+            "error": r.error or "",
+            "output": r.output or "",
+            "faces": sum(d["kind"] == "face" for d in rec["detections"]),
+            "identifiers": sum(d["kind"] == "identifier" for d in rec["detections"]),
+            "barcodes": sum(d["kind"] == "barcode" for d in rec["detections"]),
+            "detections": ";".join(
+                f"{d['kind']}{':' + d['label'] if d['label'] else ''}@{','.join(map(str, d['box']))}:{d['score']}"
+                for d in rec["detections"]
+            ),
+            "seconds": r.timings.get("total", ""),
+        })
+    return buf.getvalue()
+
+
+def write_reports(results: list[Result], summary: Summary, folder: Path, overwrite: bool) -> tuple[Path, Path]:
+    doc = {
+        "summary": {
+            "images": summary.images,
+            "verdicts": summary.by_status,
+            "detections": summary.by_kind,
+            "not_processed": summary.failed,
+            "skipped_non_images": summary.skipped,
+            "seconds": round(summary.seconds, 3),
+        },
+        "images": [result_record(r) for r in results],
+    }
+    json_path, csv_path = folder / "report.json", folder / "report.csv"
+    write_atomic((json.dumps(doc, indent=1) + "\n").encode(), json_path, overwrite=overwrite)
+    write_atomic(to_csv(results).encode(), csv_path, overwrite=overwrite)
+    return json_path, csv_path
