@@ -32,6 +32,11 @@ from scrubber.imageio import Frame
 @dataclass(frozen=True)
 class TextSettings:
     det_side: int = 1600  # long side of the image the line detector sees
+    fine_side: int = 3200  # second level for small text in large frames (tiles, gated by edges)
+    tile: int = 1536  # largest patch side handed to the line detector on the fine level
+    fine_edge_density: float = 0.05  # a 32-px cell with this share of edge pixels may hold small text
+    fine_zoom: float = 2.0
+    fine_max_regions: int = 16
     det_threshold: float = 0.5  # line detector box score
     line_height: int = 40  # text line height Tesseract reads at
     min_conf: float = 45.0  # a word below this Tesseract confidence does not count as read
@@ -110,18 +115,54 @@ class TesseractText:
 
     # -------------------------------------------------------------- stages
 
-    def _find_lines(self, frame: Frame) -> list[_Line]:
-        img, back = frame.resized(self.settings.det_side)
+    def _det_boxes(self, rgb: np.ndarray) -> list[tuple[np.ndarray, float]]:
         try:
-            out = self._det(np.ascontiguousarray(img[:, :, ::-1]))
+            out = self._det(np.ascontiguousarray(rgb[:, :, ::-1]))
         except Exception as err:
             raise DetectorFailed(f"text line detector failed ({type(err).__name__}: {err})") from err
         if out.boxes is None:
             return []
-        return [
-            _Line(_order(np.asarray(box, np.float32) * back), float(score))
-            for box, score in zip(out.boxes, out.scores)
-        ]
+        return [(np.asarray(box, np.float32), float(score)) for box, score in zip(out.boxes, out.scores)]
+
+    def _find_lines(self, frame: Frame) -> list[_Line]:
+        s = self.settings
+        img, back = frame.resized(s.det_side)
+        lines = [_Line(_order(quad * back), score) for quad, score in self._det_boxes(img)]
+        if max(frame.width, frame.height) > s.det_side * 1.25 and s.fine_side > s.det_side:
+            lines += self._find_small_lines(frame, lines)
+        return lines
+
+    def _find_small_lines(self, frame: Frame, coarse: list[_Line]) -> list[_Line]:
+        """Second level for small text: find dense-edge patches the coarse pass left
+        unexplained (32-px cells at ``fine_side``), cut each from the full-resolution frame
+        and run the line detector on it enlarged ``fine_zoom`` times."""
+        import cv2
+
+        s = self.settings
+        gray, back = frame.gray(s.fine_side)
+        h, w = gray.shape
+        covered = np.zeros(gray.shape, np.uint8)
+        for line in coarse:
+            cv2.fillPoly(covered, [np.round(line.quad / back).astype(np.int32)], 1)
+        edges = (cv2.Canny(gray, 80, 200) > 0) & (covered == 0)
+        c = 32
+        cells = cv2.resize(edges.astype(np.float32), (max(1, w // c), max(1, h // c)), interpolation=cv2.INTER_AREA)
+        mask = cv2.dilate((cells >= s.fine_edge_density).astype(np.uint8), np.ones((3, 3), np.uint8))
+        count, _, stats, _ = cv2.connectedComponentsWithStats(mask)
+        regions = sorted(stats[1:count], key=lambda st: -st[4])[: s.fine_max_regions]
+        full = frame.pixels
+        found: list[_Line] = []
+        for x, y, rw, rh, _ in regions:
+            x0, y0 = max(0, int(x * c * back) - 16), max(0, int(y * c * back) - 16)
+            x1 = min(frame.width, int((x + rw) * c * back) + 16)
+            y1 = min(frame.height, int((y + rh) * c * back) + 16)
+            zoom = min(s.fine_zoom, s.tile / max(1, x1 - x0, y1 - y0))
+            if zoom < 1.0:  # a patch too large to enlarge: read it at full resolution
+                zoom = 1.0
+            patch = cv2.resize(full[y0:y1, x0:x1], None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC)
+            for quad, score in self._det_boxes(patch):
+                found.append(_Line(_order(quad / zoom + np.float32([x0, y0])), score))
+        return found
 
     def _cut(self, gray: np.ndarray, line: _Line) -> None:
         """Warp the line upright at ``line_height`` pixels, with a margin, dark text on light."""

@@ -24,7 +24,7 @@ class DateRecognizer(PatternRecognizer):
     STRIP = ""
     PATTERNS = (
         Pattern("month-day", rf"\b(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b", 0.35, flags=re.I),
-        Pattern("numeric-short", r"\b\d{1,2}[/\-.]\d{1,2}\b(?![/\-.]\d)", 0.1),
+        Pattern("numeric-short", r"\b\d{1,2}[/\-.]\d{1,2}\b(?![/\-.]\d)", 0.2),
         Pattern("numeric-mdy", r"\b\d{1,2}[/\-.]\d{1,2}[/\-.](?:\d{4}|\d{2})\b", 0.6),
         Pattern("iso", r"\b(?:19|20)\d{2}[/\-.]\d{1,2}[/\-.]\d{1,2}\b", 0.6),
         Pattern(

@@ -14,7 +14,7 @@ class IpRecognizer(PatternRecognizer):
     FOLD = True
     PATTERNS = (
         Pattern("ipv4", r"\b(?:\d{1,3}\.){3}\d{1,3}\b", 0.6),
-        Pattern("ipv6", r"\b(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{0,4}\b", 0.6),
+        Pattern("ipv6", r"(?<![\w:])(?:[0-9a-fA-F]{0,4}:){2,7}[0-9a-fA-F]{1,4}\b", 0.6),
     )
     CONTEXT = ("ip", "address", "host", "server", "gateway")
 

@@ -88,9 +88,11 @@ def recognize(
                 if word:
                     score, evidence = enhance(score), evidence + (f"context:{word}",)
                 candidates.append((m, score, evidence, rec))
-        for m, score, evidence, rec in candidates:
-            if score < settings.threshold:
-                continue
+        passed = [c for c in candidates if c[1] >= settings.threshold]
+        for m, score, evidence, rec in passed:
+            if any(o is not m and o.label == m.label and o.start <= m.start and m.end <= o.end
+                   and o.end - o.start > m.end - m.start for o, *_ in passed):
+                continue  # "284-9931" inside "(555) 284-9931": the longer match stands
             value = line.text[m.start : m.end]
             if normalise(value) in allowed or any(
                 normalise(value) in a and len(normalise(value)) >= 4 for a in allowed

@@ -13,7 +13,7 @@ class SsnRecognizer(PatternRecognizer):
     LABEL = "SSN"
     FOLD = True
     PATTERNS = (
-        Pattern("ssn-bare", r"\b\d{9}\b", 0.1),
+        Pattern("ssn-bare", r"\b\d{9}\b", 0.2),
         Pattern("ssn-formatted", r"\b\d{3}[- ]\d{2}[- ]\d{4}\b", 0.85),
     )
     CONTEXT = ("ssn", "social security", "soc sec", "ss#", "ss #")

@@ -16,7 +16,7 @@ class ZipRecognizer(PatternRecognizer):
     LABEL = "ZIP"
     FOLD = True
     PATTERNS = (
-        Pattern("zip5", r"\b\d{5}\b", 0.1),
+        Pattern("zip5", r"\b\d{5}\b", 0.2),
         Pattern("zip-after-state", rf"\b(?:{_STATES})\.?\s+(\d{{5}}(?:-\d{{4}})?)\b", 0.75, group=1),
         Pattern("zip9", r"\b\d{5}-\d{4}\b", 0.6),
     )

@@ -1,0 +1,76 @@
+"""Shared fixtures: the sample images with their ground truth, and one Scrubber per session
+(real models, loaded once)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "sample_images"
+CLINIC_POLICY = SAMPLES / "clinic-policy.toml"
+
+
+def truth(name: str) -> dict:
+    stem = Path(name).stem
+    return json.loads((SAMPLES / f"{stem}.truth.json").read_text())
+
+
+def all_truths() -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(SAMPLES.glob("*.truth.json"))]
+
+
+def box_iou(a, b) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union else 0.0
+
+
+@pytest.fixture(scope="session")
+def clinic_policy():
+    from scrubber.policy import Policy
+
+    return Policy.load(CLINIC_POLICY)
+
+
+@pytest.fixture(scope="session")
+def scrubber(clinic_policy):
+    from scrubber.pipeline import Scrubber
+
+    return Scrubber(clinic_policy)
+
+
+@pytest.fixture(scope="session")
+def text_detector():
+    from scrubber.detect.text_ocr import TesseractText
+
+    return TesseractText()
+
+
+@pytest.fixture(scope="session")
+def yunet():
+    from scrubber.detect.faces_yunet import YuNetFaces
+
+    return YuNetFaces()
+
+
+@pytest.fixture(scope="session")
+def dlib_faces():
+    from scrubber.detect.faces_dlib import DlibFaces
+
+    return DlibFaces()
+
+
+def frame_of(name: str):
+    from scrubber.imageio import load
+
+    return load(SAMPLES / name).frames[0]
+
+
+def rgb(name: str) -> np.ndarray:
+    return frame_of(name).pixels

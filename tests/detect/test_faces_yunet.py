@@ -1,0 +1,45 @@
+"""YuNet on real faces (scikit-image astronaut and camera, matplotlib's Grace Hopper)."""
+
+import numpy as np
+import pytest
+
+from scrubber.detection import Kind
+from scrubber.imageio import Frame
+from tests.conftest import box_iou, frame_of, rgb, truth
+
+
+def _found(dets, truth_box, min_iou=0.3):
+    return any(box_iou(d.box.as_tuple(), truth_box) >= min_iou for d in dets)
+
+
+def test_finds_every_face_in_the_group_photo_including_the_small_one(yunet):
+    dets = yunet.detect(frame_of("group_photo.jpg"))
+    faces = truth("group_photo.jpg")["faces"]
+    assert all(d.kind is Kind.FACE for d in dets)
+    assert [_found(dets, f) for f in faces] == [True] * len(faces)
+    assert min(f[3] - f[1] for f in faces) < 50  # the background face is small
+    assert len(dets) == len(faces)  # and nothing else
+
+
+def test_no_face_in_a_room_without_people(yunet):
+    assert yunet.detect(frame_of("empty_room.jpg")) == ()
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_finds_a_face_turned_90_degrees(yunet, k):
+    turned = np.ascontiguousarray(np.rot90(rgb("sideways_exif.jpg"), k))
+    dets = yunet.detect(Frame(turned))
+    assert dets, "the sideways face was missed"
+    h, w = rgb("sideways_exif.jpg").shape[:2]
+    x0, y0, x1, y1 = truth("sideways_exif.jpg")["faces"][0]
+    expected = (y0, w - x1, y1, w - x0) if k == 1 else (h - y1, x0, h - y0, x1)
+    assert _found(dets, expected)
+
+
+def test_small_face_in_a_large_frame_is_found_by_tiling(yunet):
+    """A 30-px face in a 4000x3000 frame disappears at 960 px; the tiles keep it."""
+    small = rgb("group_photo.jpg")[850:950, 1600:1700]  # the background face
+    canvas = np.full((3000, 4000, 3), 180, np.uint8)
+    canvas[2000:2100, 3000:3100] = small
+    dets = yunet.detect(Frame(canvas))
+    assert any(3000 <= (d.box.x0 + d.box.x1) / 2 <= 3100 and 2000 <= (d.box.y0 + d.box.y1) / 2 <= 2100 for d in dets)

@@ -1,0 +1,63 @@
+"""Text lines found by the PP-OCR detector and read by real Tesseract."""
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from scrubber.detection import Kind
+from scrubber.imageio import Frame
+from tests.conftest import frame_of, rgb
+
+
+def _words(dets):
+    return " ".join(d.text for d in dets if d.text)
+
+
+def test_reads_a_wristband_beside_its_barcode(text_detector):
+    """Full-frame Tesseract reads nothing here (the barcode confuses page layout)."""
+    text = _words(text_detector.detect(frame_of("wristband.jpg")))
+    for expected in ("HALVORSEN", "08/21/1962", "00734519"):
+        assert expected in text
+
+
+def test_words_have_boxes_in_full_resolution_and_confidences(text_detector):
+    dets = text_detector.detect(frame_of("clipboard_chart.jpg"))
+    word = next(d for d in dets if d.text == "10298374")
+    assert word.kind is Kind.TEXT and 0.5 < word.score <= 1.0
+    # the MRN sits in the clipboard's upper half, left column, in full-resolution pixels
+    assert 300 < word.box.x0 < 1000 and 300 < word.box.y0 < 1200 and word.box.height < 80
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_reads_text_turned_90_180_270_degrees(text_detector, k):
+    turned = np.ascontiguousarray(np.rot90(rgb("clipboard_chart.jpg"), k))
+    text = _words(text_detector.detect(Frame(turned)))
+    assert "10298374" in text and "Oduya" in text
+
+
+def test_reads_small_text_across_a_large_frame(text_detector):
+    """12-px text in a 4000x3000 frame: too small once the frame is shrunk for detection."""
+    import matplotlib
+
+    font = ImageFont.truetype(f"{matplotlib.get_data_path()}/fonts/ttf/DejaVuSans.ttf", 13)
+    img = Image.new("RGB", (4000, 3000), (200, 200, 200))
+    d = ImageDraw.Draw(img)
+    d.rectangle((2500, 1990, 2800, 2070), fill=(255, 255, 255))
+    d.text((2510, 2000), "MRN 48213377", font=font, fill=(0, 0, 0))
+    d.text((2510, 2030), "DOB 04/11/1977", font=font, fill=(0, 0, 0))
+    text = _words(text_detector.detect(Frame(np.asarray(img))))
+    assert "48213377" in text and "04/11/1977" in text
+
+
+def test_skewed_text_is_read(text_detector):
+    import cv2
+
+    img = rgb("clipboard_chart.jpg")
+    h, w = img.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), 12, 1.0)
+    skewed = cv2.warpAffine(img, m, (w, h), borderValue=(90, 70, 50))
+    assert "10298374" in _words(text_detector.detect(Frame(skewed)))
+
+
+def test_blank_picture_has_no_text(text_detector):
+    assert text_detector.detect(Frame(np.full((600, 800, 3), 128, np.uint8))) == ()

@@ -1,0 +1,49 @@
+import pytest
+
+from scrubber.errors import DetectorFailed, UnknownIdentifier
+from scrubber.phi import registry
+from scrubber.phi.pattern import PatternRecognizer
+from scrubber.phi.registry import AnalyzerSettings, recognize
+from tests.phi.assertions import found, words
+
+
+def test_every_recognizer_has_a_label_patterns_and_a_docstring():
+    for name, cls in registry.RECOGNIZERS.items():
+        rec = cls()
+        assert rec.LABEL and (rec.PATTERNS or cls.analyze is not PatternRecognizer.analyze), name
+        assert cls.__module__ and __import__(cls.__module__, fromlist=["x"]).__doc__, name
+
+
+def test_unknown_and_repeated_identifiers_stop_the_run():
+    with pytest.raises(UnknownIdentifier, match="valid: account, address"):
+        registry.get(["mrn", "passport"])
+    with pytest.raises(UnknownIdentifier, match="twice"):
+        registry.get(["mrn", "mrn"])
+
+
+def test_a_recognizer_that_raises_blocks_with_its_name():
+    class Broken(PatternRecognizer):
+        LABEL = "BROKEN"
+
+        def analyze(self, text):
+            raise RuntimeError("catastrophic backtracking")
+
+    with pytest.raises(DetectorFailed) as info:
+        recognize(words("anything"), [Broken()], AnalyzerSettings())
+    assert info.value.tag == "recognizer-error:phi-broken"
+
+
+def test_identifier_box_is_the_union_of_the_matched_words():
+    dets = recognize(words("Patient: Samuel Oduya"), registry.get(["name"]), AnalyzerSettings())
+    (d,) = dets
+    ws = words("Patient: Samuel Oduya")
+    assert (d.box.x0, d.box.x1) == (ws[1].box.x0, ws[2].box.x1)
+    assert d.label == "NAME" and "pattern:labelled" in d.evidence
+
+
+def test_allowlist_compares_whole_values_not_single_words():
+    all_ids = list(registry.RECOGNIZERS)
+    allow = ["Riverside Family Clinic", "(555) 010-0199"]
+    assert found(all_ids, "Riverside Family Clinic (555) 010-0199", allowlist=allow) == []
+    # an allowlisted word inside another value does not exempt it
+    assert found(["name"], "Patient: Clinic Smith", allowlist=["Clinic"]) == [("NAME", "Clinic Smith")]

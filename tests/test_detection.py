@@ -1,0 +1,78 @@
+from contextlib import nullcontext as does_not_raise
+
+import pytest
+
+from scrubber.detection import (
+    Box, Detection, Kind, clip, coverage, grow, iou, mask_text, nms, only, scale, union,
+)
+
+
+@pytest.mark.parametrize(
+    "args, expectation",
+    [
+        ((0, 0, 10, 10), does_not_raise()),
+        ((5, 5, 5, 5), does_not_raise()),  # empty but valid
+        ((10, 0, 0, 10), pytest.raises(ValueError)),  # inverted x
+        ((0, 10, 10, 0), pytest.raises(ValueError)),  # inverted y
+        ((0.5, 0, 10, 10), pytest.raises(TypeError)),  # floats are not pixels
+    ],
+)
+def test_box_validation(args, expectation):
+    with expectation:
+        Box(*args)
+
+
+@pytest.mark.parametrize(
+    "kwargs, expectation",
+    [
+        (dict(kind=Kind.FACE, box=Box(0, 0, 1, 1), score=0.5, source="x"), does_not_raise()),
+        (dict(kind=Kind.FACE, box=Box(0, 0, 1, 1), score=1.5, source="x"), pytest.raises(ValueError)),
+        (dict(kind=Kind.FACE, box=Box(0, 0, 1, 1), score=-0.1, source="x"), pytest.raises(ValueError)),
+        (dict(kind="face", box=Box(0, 0, 1, 1), score=0.5, source="x"), pytest.raises(TypeError)),
+        (dict(kind=Kind.FACE, box=(0, 0, 1, 1), score=0.5, source="x"), pytest.raises(TypeError)),
+        (dict(kind=Kind.FACE, box=Box(0, 0, 1, 1), score=0.5, source=""), pytest.raises(ValueError)),
+    ],
+)
+def test_detection_validation(kwargs, expectation):
+    with expectation:
+        Detection(**kwargs)
+
+
+def test_detection_is_frozen_and_hides_text_in_repr():
+    d = Detection(Kind.IDENTIFIER, Box(0, 0, 1, 1), 0.9, "phi-name", label="NAME", text="John Smith")
+    with pytest.raises(AttributeError):
+        d.score = 0.1  # type: ignore[misc]
+    assert "John" not in repr(d)
+
+
+@pytest.mark.parametrize(
+    "text, masked",
+    [
+        ("John Smith", "J*** S****"),
+        ("00734519", "********"),
+        ("219-09-9999", "***-**-****"),
+        ("s.oduya83@mailbox.org", "s.*******@*******.***"),
+        (None, ""),
+    ],
+)
+def test_mask_text_keeps_no_digits_and_one_letter_per_word(text, masked):
+    assert mask_text(text) == masked
+
+
+def test_geometry_helpers():
+    a, b = Box(0, 0, 10, 10), Box(5, 5, 15, 15)
+    assert union([a, b]) == Box(0, 0, 15, 15)
+    assert iou(a, b) == pytest.approx(25 / 175)
+    assert coverage(Box(0, 0, 5, 5), a) == 1.0
+    assert clip(Box(-5, -5, 50, 50), 20, 10) == Box(0, 0, 20, 10)
+    assert scale(Box(1, 1, 3, 3), 2.5) == Box(2, 2, 8, 8)
+    assert grow(Box(10, 10, 20, 20), 0.1, 1) == Box(8, 8, 22, 22)
+
+
+def test_nms_keeps_best_per_kind_and_only_filters():
+    f1 = Detection(Kind.FACE, Box(0, 0, 10, 10), 0.9, "a")
+    f2 = Detection(Kind.FACE, Box(1, 1, 10, 10), 0.8, "b")
+    t = Detection(Kind.TEXT, Box(0, 0, 10, 10), 0.7, "c")
+    kept = nms([f1, f2, t])
+    assert f1 in kept and t in kept and f2 not in kept
+    assert only(kept, Kind.TEXT) == (t,)

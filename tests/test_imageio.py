@@ -1,0 +1,172 @@
+"""Loading every supported format and every bad-input class; saving without metadata."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from scrubber.errors import ImageTooLarge, ImageUnreadable, OutputExists
+from scrubber.imageio import (
+    Frame, OutputFormat, encode, load, metadata_problems, write_atomic,
+)
+from tests.conftest import SAMPLES
+
+
+def _photo(w=64, h=48) -> Image.Image:
+    rng = np.random.default_rng(0)
+    return Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8))
+
+
+@pytest.mark.parametrize("fmt, ext", [("JPEG", ".jpg"), ("PNG", ".png"), ("WEBP", ".webp"), ("BMP", ".bmp"),
+                                      ("TIFF", ".tif"), ("GIF", ".gif")])
+def test_loads_each_format_as_rgb(tmp_path, fmt, ext):
+    path = tmp_path / f"p{ext}"
+    _photo().save(path, fmt)
+    img = load(path)
+    assert img.format == fmt
+    assert img.frames[0].pixels.shape == (48, 64, 3)
+    assert img.frames[0].pixels.dtype == np.uint8
+
+
+def test_loads_heic_sample():
+    img = load(SAMPLES / "nurse_station.heic")
+    assert img.format == "HEIF" and img.width == 1400 and img.height == 1000
+
+
+def test_applies_exif_orientation_before_anything_else():
+    img = load(SAMPLES / "sideways_exif.jpg")
+    with Image.open(SAMPLES / "sideways_exif.jpg") as raw:
+        assert raw.size == (1400, 1000)  # stored sideways
+    assert (img.width, img.height) == (1000, 1400)
+    assert "exif-orientation" in img.notes
+
+
+def test_every_tiff_page_and_gif_frame_is_loaded(tmp_path):
+    pages = [_photo(), Image.new("RGB", (64, 48), "white"), Image.new("RGB", (64, 48), "black")]
+    pages[0].save(tmp_path / "m.tif", save_all=True, append_images=pages[1:])
+    pages[0].save(tmp_path / "a.gif", save_all=True, append_images=pages[1:], duration=100)
+    assert len(load(tmp_path / "m.tif").frames) == 3
+    assert len(load(tmp_path / "a.gif").frames) == 3
+
+
+def test_cmyk_and_16_bit_and_palette_become_8_bit_rgb(tmp_path):
+    Image.new("CMYK", (20, 10), (0, 255, 255, 0)).save(tmp_path / "c.jpg")  # red in CMYK
+    px = load(tmp_path / "c.jpg").frames[0].pixels
+    assert px[5, 5, 0] > 200 and px[5, 5, 1] < 60
+
+    Image.fromarray(np.full((10, 20), 65535, np.uint16)).save(tmp_path / "w.png")
+    img = load(tmp_path / "w.png")
+    assert img.frames[0].pixels.dtype == np.uint8 and img.frames[0].pixels.min() == 255
+
+    _photo().convert("P").save(tmp_path / "p.png")
+    assert load(tmp_path / "p.png").frames[0].pixels.shape == (48, 64, 3)
+
+
+def test_alpha_is_flattened_and_hidden_pixels_are_kept(tmp_path):
+    rgba = np.zeros((10, 20, 4), np.uint8)
+    rgba[..., 0] = 200  # red colour under fully transparent pixels
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "t.png")
+    img = load(tmp_path / "t.png")
+    assert (img.frames[0].pixels == 255).all()  # what shows: white
+    assert img.hidden and (img.hidden[0].pixels[..., 0] == 200).all()  # what is there
+
+
+def test_decompression_bomb_is_refused(tmp_path):
+    Image.new("RGB", (2000, 2000)).save(tmp_path / "big.png")
+    with pytest.raises(ImageTooLarge, match="pixel limit"):
+        load(tmp_path / "big.png", max_pixels=1_000_000)
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("zero.jpg", b"", "empty file"),
+        ("text.jpg", b"hello, I am not a picture", "not a recognised image"),
+        ("trunc.jpg", None, "corrupt or truncated"),
+        ("wrong.png", "jpeg", "content is JPEG but the extension is '.png'"),
+    ],
+)
+def test_bad_files_raise_one_clear_sentence(tmp_path, name, content, message):
+    path = tmp_path / name
+    if content is None:
+        buf = io.BytesIO()
+        _photo(400, 300).save(buf, "JPEG")
+        path.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    elif content == "jpeg":
+        _photo().save(path, "JPEG")
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ImageUnreadable) as info:
+        load(path)
+    assert message in str(info.value) and "\n" not in str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_missing_file_and_directory_are_unreadable(tmp_path):
+    with pytest.raises(ImageUnreadable, match="cannot read"):
+        load(tmp_path / "nope.jpg")
+    (tmp_path / "dir.jpg").mkdir()
+    with pytest.raises(ImageUnreadable):
+        load(tmp_path / "dir.jpg")
+
+
+def test_frame_caches_resized_copies_and_is_read_only():
+    frame = Frame(np.zeros((400, 800, 3), np.uint8))
+    small, back = frame.resized(200)
+    assert small.shape == (100, 200, 3) and back == 4.0
+    assert frame.resized(200)[0] is small
+    with pytest.raises(ValueError):
+        frame.pixels[0, 0, 0] = 1
+
+
+@pytest.mark.parametrize("fmt", list(OutputFormat))
+def test_encode_carries_no_metadata(fmt):
+    data = encode(np.zeros((32, 32, 3), np.uint8), fmt)
+    assert metadata_problems(data) == []
+
+
+def test_metadata_problems_finds_exif_icc_comments_and_trailers(tmp_path):
+    img = _photo()
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", exif=exif.tobytes(), icc_profile=b"\0" * 128, comment=b"pt: John")
+    problems = metadata_problems(buf.getvalue() + b"TRAILER")
+    assert any("0xE1" in p for p in problems)  # EXIF/XMP
+    assert any("0xE2" in p for p in problems)  # ICC
+    assert any("0xFE" in p for p in problems)  # comment
+    assert any("after end of image" in p for p in problems)
+
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "MRN 123")
+    buf = io.BytesIO()
+    img.save(buf, "PNG", pnginfo=info)
+    assert any("tEXt" in p for p in metadata_problems(buf.getvalue()))
+
+
+def test_write_atomic_never_overwrites_and_leaves_no_temp_files(tmp_path):
+    dest = tmp_path / "sub" / "safe.jpg"
+    write_atomic(b"one", dest)
+    with pytest.raises(OutputExists):
+        write_atomic(b"two", dest)
+    assert dest.read_bytes() == b"one"
+    write_atomic(b"three", dest, overwrite=True)
+    assert dest.read_bytes() == b"three"
+    assert os.listdir(dest.parent) == ["safe.jpg"]
+
+
+def test_output_format_rules():
+    assert OutputFormat.for_source("HEIF") is OutputFormat.JPEG
+    assert OutputFormat.for_source("JPEG") is OutputFormat.JPEG
+    assert OutputFormat.for_source("TIFF") is OutputFormat.PNG
+    assert OutputFormat.for_source("WEBP") is OutputFormat.WEBP
+    from pathlib import Path
+
+    assert OutputFormat.for_path(Path("x.JPEG")) is OutputFormat.JPEG
+    assert OutputFormat.for_path(Path("x.gif")) is None

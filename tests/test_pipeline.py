@@ -1,0 +1,116 @@
+"""The pipeline on real images, with faults injected by mocks only where a fault is needed."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import pytest
+
+from scrubber.errors import DetectorFailed
+from scrubber.imageio import metadata_problems
+from scrubber.policy import Policy, Status
+from tests.conftest import SAMPLES
+
+
+def _sha(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def test_wristband_is_redacted_and_written_without_metadata(scrubber, tmp_path):
+    src = SAMPLES / "wristband.jpg"
+    before = _sha(src)
+    out = tmp_path / "safe.jpg"
+    r = scrubber.process(src, out=out)
+    assert r.status is Status.REDACTED
+    assert {"fill:barcode:Code 128", "fill:identifier:NAME", "fill:identifier:DATE", "fill:identifier:MRN"} <= set(
+        r.reasons)
+    assert r.output == str(out) and out.exists()
+    assert metadata_problems(out.read_bytes()) == []
+    assert _sha(src) == before  # the original is never touched
+    assert r.sha256 == before
+    assert {"load", "text-ocr", "faces-yunet", "verify", "total"} <= set(r.timings)
+
+
+def test_banner_with_allowlisted_phone_is_clean(scrubber):
+    r = scrubber.process(SAMPLES / "banner_clean_text.jpg")
+    assert r.status is Status.CLEAN and r.reasons == ()
+
+
+def test_hidden_name_under_transparency_is_found(scrubber, tmp_path):
+    r = scrubber.process(SAMPLES / "transparent_name.png", out=tmp_path / "t.png")
+    assert r.status is Status.REDACTED and "fill:identifier:NAME" in r.reasons
+    assert "hidden-pixels-scanned" in r.notes
+    from PIL import Image
+
+    with Image.open(tmp_path / "t.png") as img:
+        assert img.mode == "RGB"  # flattened: the transparent layer is gone
+
+
+def test_a_failing_detector_blocks_the_image(scrubber, tmp_path):
+    det = next(d for d in scrubber.detectors if d.name == "faces-yunet")
+    with mock.patch.object(det, "detect", side_effect=DetectorFailed("YuNet exploded")):
+        r = scrubber.process(SAMPLES / "banner_clean_text.jpg", out=tmp_path / "x.jpg")
+    assert r.status is Status.BLOCKED and "detector-error:faces-yunet" in r.reasons
+    assert not (tmp_path / "x.jpg").exists()
+
+
+def test_an_unexpected_detector_exception_also_blocks(scrubber):
+    det = next(d for d in scrubber.detectors if d.name == "barcodes")
+    with mock.patch.object(det, "detect", side_effect=MemoryError()):
+        r = scrubber.process(SAMPLES / "banner_clean_text.jpg")
+    assert r.status is Status.BLOCKED and "detector-error:barcodes" in r.reasons
+
+
+def test_a_failing_recognizer_blocks_the_image(scrubber):
+    rec = next(r for r in scrubber.recognizers if r.LABEL == "MRN")
+    with mock.patch.object(rec, "analyze", side_effect=RecursionError("regex")):
+        r = scrubber.process(SAMPLES / "wristband.jpg")
+    assert r.status is Status.BLOCKED and "recognizer-error:phi-mrn" in r.reasons
+
+
+def test_verification_blocks_when_redaction_left_something(scrubber, tmp_path):
+    """A redactor that paints nothing: the re-check on the output must catch it."""
+    with mock.patch("scrubber.pipeline.apply", side_effect=lambda px, regions, fill, blur: px.copy()):
+        r = scrubber.process(SAMPLES / "wristband.jpg", out=tmp_path / "leak.jpg")
+    assert r.status is Status.BLOCKED
+    assert any(reason.startswith("verify:residual:") for reason in r.reasons)
+    assert not (tmp_path / "leak.jpg").exists()
+
+
+def test_unreadable_input_is_a_blocked_result_not_an_exception(scrubber, tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0garbage")
+    r = scrubber.process(bad)
+    assert r.status is Status.BLOCKED and r.error and "bad.jpg" in r.error and not r.processed
+
+
+def test_animated_gif_is_scanned_frame_by_frame_and_blocked(scrubber, tmp_path):
+    from PIL import Image
+
+    src = Image.open(SAMPLES / "wristband.jpg").convert("RGB").resize((800, 550))
+    blank = Image.new("RGB", src.size, "white")
+    blank.save(tmp_path / "a.gif", save_all=True, append_images=[src], duration=200)
+    r = scrubber.process(tmp_path / "a.gif", out=tmp_path / "a.png")
+    assert r.status is Status.BLOCKED and "multi-frame:2" in r.reasons
+    assert any(d.label == "MRN" for d in r.detections)  # the second frame was read too
+    assert not (tmp_path / "a.png").exists()
+
+
+def test_existing_output_is_not_overwritten(scrubber, tmp_path):
+    out = tmp_path / "safe.jpg"
+    out.write_bytes(b"keep me")
+    r = scrubber.process(SAMPLES / "banner_clean_text.jpg", out=out)
+    assert r.error and "already exists" in r.error
+    assert out.read_bytes() == b"keep me"
+
+
+def test_decompression_bomb_limit_comes_from_the_policy(tmp_path):
+    from scrubber.pipeline import Scrubber
+
+    tiny = Scrubber(Policy(max_pixels=1_000_000, detectors=("barcodes",)))
+    r = tiny.process(SAMPLES / "wristband.jpg")
+    assert r.status is Status.BLOCKED and r.reasons == ("too-large",)
