@@ -222,7 +222,8 @@ def scan(
         def advance(result) -> None:
             progress.update(task, advance=1, description=f"{result.path}: {result.status.value}")
             if result.error:
-                progress.console.print(f"scrubber: error: {result.error}", markup=False, highlight=False)
+                progress.console.print(f"scrubber: error: {result.error}", markup=False, highlight=False,
+                                       soft_wrap=True)
 
         results = batch.run(jobs, policy, workers, overwrite, advance)
     summary = summarize(results, time.perf_counter() - start, skipped)

@@ -20,7 +20,7 @@ from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from scrubber.errors import ImageTooLarge, ImageUnreadable, OutputExists, SaveFailed
 
@@ -201,9 +201,12 @@ def load(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loade
     frames: list[Frame] = []
     hidden: list[Frame] = []
     notes: list[str] = []
-    old_limit = Image.MAX_IMAGE_PIXELS
+    old_limit, old_truncated = Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES
     try:
         Image.MAX_IMAGE_PIXELS = max_pixels
+        # face_recognition sets LOAD_TRUNCATED_IMAGES = True at import, which would decode
+        # half a JPEG as grey and call it clean: a truncated file must be refused.
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
@@ -240,7 +243,7 @@ def load(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loade
     except (OSError, SyntaxError, ValueError, EOFError, struct.error, MemoryError) as err:
         raise ImageUnreadable(f"{path}: corrupt or truncated image ({err})") from err
     finally:
-        Image.MAX_IMAGE_PIXELS = old_limit
+        Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = old_limit, old_truncated
     return LoadedImage(path, fmt, digest, tuple(frames), tuple(hidden), tuple(dict.fromkeys(notes)))
 
 

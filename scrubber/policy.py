@@ -62,7 +62,7 @@ class Policy:
     jpeg_quality: int = 92
     fill_color: tuple[int, int, int] = (0, 0, 0)
     text_margin: float = 0.15  # grow text boxes by this share of their height
-    face_margin: float = 0.25  # the ellipse inscribed in the grown box still covers the face box
+    face_margin: float = 0.35  # the ellipse covers the face box and the hairline and outline around it
     source: str = "built-in defaults"
 
     # ------------------------------------------------------------ loading

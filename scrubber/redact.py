@@ -31,7 +31,7 @@ class Fill:
 
 
 class Blur:
-    def __init__(self, cells: int = 6, noise: float = 18.0, seed: int = 0):
+    def __init__(self, cells: int = 2, noise: float = 24.0, seed: int = 0):
         self.cells = cells  # the region keeps at most cells x cells pieces of information
         self.noise = noise
         self.seed = seed

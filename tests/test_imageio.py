@@ -106,6 +106,16 @@ def test_bad_files_raise_one_clear_sentence(tmp_path, name, content, message):
     assert str(path) in str(info.value)
 
 
+def test_truncated_jpeg_is_refused_even_after_face_recognition_is_imported(tmp_path):
+    import face_recognition  # noqa: F401  (sets PIL's LOAD_TRUNCATED_IMAGES = True)
+
+    buf = io.BytesIO()
+    _photo(400, 300).save(buf, "JPEG")
+    (tmp_path / "t.jpg").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    with pytest.raises(ImageUnreadable, match="truncated"):
+        load(tmp_path / "t.jpg")
+
+
 def test_missing_file_and_directory_are_unreadable(tmp_path):
     with pytest.raises(ImageUnreadable, match="cannot read"):
         load(tmp_path / "nope.jpg")
