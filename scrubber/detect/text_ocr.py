@@ -9,8 +9,8 @@ text beside a barcode and rotated text, and at 12 MP it is slow. Here
    it upright, deskewed and ``line_height`` pixels tall, with dark backgrounds inverted;
 3. all lines are stacked into one mosaic and read by a single Tesseract call
    (``OMP_THREAD_LIMIT=1``; parallelism comes from worker processes);
-4. lines read poorly are read again turned 180 degrees (vertical lines are tried at
-   90 and 270 degrees), and the better reading is kept;
+4. lines read poorly are read again turned 180 degrees (vertical lines at 270 as well as
+   90 degrees), and both readings are kept;
 5. each word's box is mapped back through the inverse warp to full-resolution pixels.
 
 Lines the detector is sure of but Tesseract cannot read come back as ``text`` detections
@@ -34,7 +34,7 @@ class TextSettings:
     det_side: int = 1600  # long side of the image the line detector sees
     fine_side: int = 3200  # second level for small text in large frames (tiles, gated by edges)
     tile: int = 1536  # largest patch side handed to the line detector on the fine level
-    fine_edge_density: float = 0.05  # a 32-px cell with this share of edge pixels may hold small text
+    small_text_px: tuple[int, int] = (4, 22)  # word heights (at fine_side) the fine level looks for
     fine_zoom: float = 2.0
     fine_max_regions: int = 16
     det_threshold: float = 0.5  # line detector box score
@@ -106,6 +106,9 @@ class TesseractText:
                     "Global.log_level": "error",
                     "Global.max_side_len": 100_000,
                     "Det.box_thresh": self.settings.det_threshold,
+                    # we choose every input's scale ourselves: no hidden up-scaling to 736 px
+                    "Det.limit_type": "max",
+                    "Det.limit_side_len": 100_000,
                     "EngineConfig.onnxruntime.intra_op_num_threads": 1,
                     "EngineConfig.onnxruntime.inter_op_num_threads": 1,
                 }
@@ -133,9 +136,9 @@ class TesseractText:
         return lines
 
     def _find_small_lines(self, frame: Frame, coarse: list[_Line]) -> list[_Line]:
-        """Second level for small text: find dense-edge patches the coarse pass left
-        unexplained (32-px cells at ``fine_side``), cut each from the full-resolution frame
-        and run the line detector on it enlarged ``fine_zoom`` times."""
+        """Second level for small text: find word-shaped blobs (short, wide, dense) at
+        ``fine_side`` that the coarse pass left unexplained, group them into patches, cut each
+        patch from the full-resolution frame and run the line detector on it enlarged."""
         import cv2
 
         s = self.settings
@@ -144,21 +147,24 @@ class TesseractText:
         covered = np.zeros(gray.shape, np.uint8)
         for line in coarse:
             cv2.fillPoly(covered, [np.round(line.quad / back).astype(np.int32)], 1)
-        edges = (cv2.Canny(gray, 80, 200) > 0) & (covered == 0)
-        c = 32
-        cells = cv2.resize(edges.astype(np.float32), (max(1, w // c), max(1, h // c)), interpolation=cv2.INTER_AREA)
-        mask = cv2.dilate((cells >= s.fine_edge_density).astype(np.uint8), np.ones((3, 3), np.uint8))
-        count, _, stats, _ = cv2.connectedComponentsWithStats(mask)
+        grad = cv2.morphologyEx(gray, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+        _, binary = cv2.threshold(grad, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+        binary = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 1)))
+        binary[covered > 0] = 0
+        count, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+        words = np.zeros((h // 8 + 1, w // 8 + 1), np.uint8)  # 8-px cells holding word-shaped blobs
+        for x, y, bw, bh, area in stats[1:count]:
+            if s.small_text_px[0] <= bh <= s.small_text_px[1] and bw >= 1.5 * bh and area >= 0.3 * bw * bh:
+                words[y // 8 : (y + bh) // 8 + 1, x // 8 : (x + bw) // 8 + 1] = 1
+        words = cv2.dilate(words, np.ones((5, 9), np.uint8))
+        count, _, stats, _ = cv2.connectedComponentsWithStats(words)
         regions = sorted(stats[1:count], key=lambda st: -st[4])[: s.fine_max_regions]
         full = frame.pixels
         found: list[_Line] = []
         for x, y, rw, rh, _ in regions:
-            x0, y0 = max(0, int(x * c * back) - 16), max(0, int(y * c * back) - 16)
-            x1 = min(frame.width, int((x + rw) * c * back) + 16)
-            y1 = min(frame.height, int((y + rh) * c * back) + 16)
-            zoom = min(s.fine_zoom, s.tile / max(1, x1 - x0, y1 - y0))
-            if zoom < 1.0:  # a patch too large to enlarge: read it at full resolution
-                zoom = 1.0
+            x0, y0 = max(0, int(x * 8 * back)), max(0, int(y * 8 * back))
+            x1, y1 = min(frame.width, int((x + rw) * 8 * back)), min(frame.height, int((y + rh) * 8 * back))
+            zoom = max(1.0, min(s.fine_zoom, s.tile / max(1, x1 - x0, y1 - y0)))
             patch = cv2.resize(full[y0:y1, x0:x1], None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC)
             for quad, score in self._det_boxes(patch):
                 found.append(_Line(_order(quad / zoom + np.float32([x0, y0])), score))
@@ -181,6 +187,11 @@ class TesseractText:
         crop = cv2.warpPerspective(gray, m, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         if np.median(crop) < 128:
             crop = 255 - crop
+        # whatever lies in the outer margin (frame edges, the next object) is painted with the
+        # background: a dark edge beside a line makes Tesseract drop the whole line
+        edge = max(1, int(pad * 0.6))
+        background = int(np.median(crop))
+        crop[:edge], crop[-edge:], crop[:, :edge], crop[:, -edge:] = background, background, background, background
         line.matrix, line.crop = m, crop
 
     def _read(self, lines: list[_Line]) -> None:
@@ -253,9 +264,10 @@ class TesseractText:
             for line in turned:
                 self._cut(gray, line)
             self._read(turned)
-            for i, new in zip(retry, turned):
-                if new.quality > lines[i].quality:
-                    lines[i] = new
+            # Tesseract reads upside-down text as confident nonsense, so confidence cannot pick
+            # the orientation: both readings are kept (each maps back to the same pixels) and
+            # the recognizers see both. Nonsense rarely matches an identifier pattern.
+            lines.extend(new for new in turned if new.words)
 
         out: list[Detection] = []
         for index, line in enumerate(lines):
