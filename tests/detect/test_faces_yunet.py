@@ -43,3 +43,17 @@ def test_small_face_in_a_large_frame_is_found_by_tiling(yunet):
     canvas[2000:2100, 3000:3100] = small
     dets = yunet.detect(Frame(canvas))
     assert any(3000 <= (d.box.x0 + d.box.x1) / 2 <= 3100 and 2000 <= (d.box.y0 + d.box.y1) / 2 <= 2100 for d in dets)
+
+
+@pytest.mark.parametrize("cover", ["mask", "side"])
+def test_masked_and_partly_hidden_faces_are_found(yunet, cover):
+    """A surgical mask over nose and mouth, or a shoulder hiding a third of the face."""
+    px = rgb("group_photo.jpg").copy()
+    faces = truth("group_photo.jpg")["faces"][:3]
+    for x0, y0, x1, y1 in faces:
+        if cover == "mask":
+            px[y0 + int((y1 - y0) * 0.55) : y1, x0:x1] = (110, 160, 200)
+        else:
+            px[y0:y1, x0 : x0 + (x1 - x0) // 3] = (60, 60, 70)
+    dets = yunet.detect(Frame(px))
+    assert [_found(dets, f, 0.25) for f in faces] == [True] * 3
