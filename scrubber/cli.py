@@ -123,8 +123,7 @@ def check(
 ) -> None:
     """Check one photo before sharing it.
 
-    Exit status: 0 shareable (clean, or redacted and the safe copy written to --out);
-    1 PHI found and no --out given; 2 usage error; 3 blocked; 4 unreadable or internal error.
+    Exit status: 0 shareable (clean, or redacted and the safe copy written to --out); 1 PHI found and no --out given; 2 usage error; 3 blocked; 4 unreadable or internal error.
     """
     from scrubber.errors import ImageUnreadable
     from scrubber.imageio import OutputFormat
@@ -188,11 +187,9 @@ def scan(
 ) -> None:
     """Scan a folder of photos into safe copies plus report.json and report.csv.
 
-    Shareable copies (clean and redacted) are written under --out mirroring the folder;
-    a blocked photo is never copied.
+    Shareable copies (clean and redacted) are written under --out mirroring the folder; a blocked photo is never copied.
 
-    Exit status: 0 every file processed; 2 usage error; 4 some file could not be processed
-    (it counts as blocked); 130 interrupted.
+    Exit status: 0 every file processed; 2 usage error; 4 some file could not be processed (it counts as blocked); 130 interrupted.
     """
     import os
 
@@ -251,6 +248,77 @@ def _print_summary(summary, report: Path) -> None:
     console = Console(width=100)
     console.print(table)
     console.print(f"report: {report}")
+
+
+# ---------------------------------------------------------------- watch
+
+
+@app.command()
+@_guard
+def watch(
+    inbox: Annotated[Path, typer.Argument(help="Folder staff drop photos into (may be on an SMB/NFS share).",
+                                          file_okay=False)],
+    ready: Annotated[Path, typer.Option("--ready", help="Folder for safe copies (may be on the share).",
+                                        file_okay=False)],
+    hold: Annotated[Path, typer.Option("--hold", help="Restricted local folder: originals, review, rejected, "
+                                       "logs and the state database.", file_okay=False)],
+    poll: Annotated[float, typer.Option("--poll", min=0.05, help="Seconds between polls of INBOX.")] = 5.0,
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Scan worker processes.")] = 1,
+    policy_file: PolicyOpt = None,
+    once: Annotated[bool, typer.Option("--once", help="Process what is in INBOX, then exit.")] = False,
+    min_age: Annotated[float, typer.Option("--min-age", min=0, help="Seconds a file must be unmodified "
+                                           "before it is taken.")] = 5.0,
+    timeout: Annotated[float, typer.Option("--timeout", min=1, help="Per-file scan time limit in seconds; "
+                                           "a scan that takes longer is killed and the photo held.")] = 300.0,
+) -> None:
+    """Watch INBOX (polling: no change notifications over SMB/NFS) and publish safe copies.
+
+    A file is taken once its size and mtime held over two polls and --min-age passed. Safe copies go to READY; blocked photos to HOLD/review and non-images to HOLD/rejected, each with a JSON of reasons; every original ends in HOLD/originals. SIGTERM/SIGINT finish the current file and exit 0. State: HOLD/.scrubber/state.db; log: HOLD/logs/watch.log.
+    """
+    import signal
+
+    from scrubber.watch import Watcher, WatchSettings, file_logger
+
+    policy = _policy(policy_file)
+    for folder in (ready, hold):
+        if folder.resolve() == inbox.resolve() or inbox.resolve() in folder.resolve().parents:
+            _fail(f"{folder}: must not be inside the inbox {inbox}", Exit.USAGE)
+    settings = WatchSettings(inbox, ready, hold, poll_s=poll, workers=workers, min_age_s=min_age, timeout_s=timeout)
+    logger = logging.getLogger("scrubber.watch")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    logger.addHandler(console)
+    watcher = Watcher(settings, policy, on_event=logger.info)
+    logger.addHandler(file_logger(hold))
+
+    def stop(signum, frame):
+        logger.info("signal %s: finishing the current file, then stopping", signal.Signals(signum).name)
+        watcher.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    logger.info(f"watching {inbox} every {poll:g} s with {workers} worker(s); ready: {ready}; hold: {hold}")
+    done = watcher.run(once=once)
+    logger.info(f"stopped after {done} file(s)")
+    raise typer.Exit(Exit.OK)
+
+
+@app.command("status")
+@_guard
+def watch_status(hold: Annotated[Path, typer.Argument(help="The watcher's HOLD folder.", file_okay=False)]) -> None:
+    """Print a watcher's counts per outcome, unfinished files, inbox backlog and last activity."""
+    from scrubber.watch import status
+
+    st = status(hold)
+    typer.echo(f"inbox: {st.inbox or '?'}")
+    for outcome, n in sorted(st.outcomes.items()):
+        typer.echo(f"  {outcome:10s} {n}")
+    typer.echo(f"unfinished: {st.unfinished}")
+    typer.echo(f"backlog in inbox: {'?' if st.backlog is None else st.backlog}")
+    last = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(st.last_activity)) if st.last_activity else "never"
+    typer.echo(f"last activity: {last}")
 
 
 # ---------------------------------------------------------------- policy

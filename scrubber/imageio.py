@@ -260,16 +260,18 @@ def encode(pixels: np.ndarray, fmt: OutputFormat, quality: int = 92) -> bytes:
     return buf.getvalue()
 
 
-def write_atomic(data: bytes, dest: Path, overwrite: bool = False) -> None:
+def write_atomic(data: bytes, dest: Path, overwrite: bool = False, tmp_prefix: str | None = None) -> None:
     """Write ``data`` to ``dest`` durably: temp file in the same folder, fsync, then link/rename.
 
     Without ``overwrite`` an existing ``dest`` is never replaced (hard link fails if it exists).
+    ``tmp_prefix`` names the temporary file (``*.tmp``) so a caller can find its own leftovers
+    after a crash.
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     if not overwrite and dest.exists():
         raise OutputExists(f"{dest}: already exists (not overwritten)")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=tmp_prefix or f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as fh:
