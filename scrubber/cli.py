@@ -28,6 +28,11 @@ app = typer.Typer(
 )
 policy_app = typer.Typer(help="Inspect the redaction policy.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
+consent_app = typer.Typer(help="Consent roster: people who signed a photo release stay visible.",
+                          no_args_is_help=True)
+app.add_typer(consent_app, name="consent")
+audit_app = typer.Typer(help="The reviewers' audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 
 class Exit(IntEnum):
@@ -319,6 +324,196 @@ def watch_status(hold: Annotated[Path, typer.Argument(help="The watcher's HOLD f
     typer.echo(f"backlog in inbox: {'?' if st.backlog is None else st.backlog}")
     last = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(st.last_activity)) if st.last_activity else "never"
     typer.echo(f"last activity: {last}")
+
+
+# ---------------------------------------------------------------- consent
+
+RosterOpt = Annotated[
+    Optional[Path],
+    typer.Option("--roster", help="Roster file (default: the policy's 'roster', else ~/.config/scrubber/"
+                 "roster.json).", dir_okay=False),
+]
+
+
+def _roster(path: Optional[Path], policy_file: Optional[Path] = None, creating: bool = False):
+    from scrubber.consent import Roster
+
+    if path is None and policy_file is not None:
+        policy = _policy(policy_file)
+        path = Path(policy.roster) if policy.roster else None
+    roster = Roster.load(path)
+    if roster.warning and not (creating and not roster.path.exists()):
+        typer.echo(f"scrubber: warning: {roster.warning}", err=True)
+    return roster
+
+
+def _faces_in(photo: Path):
+    """Faces in a photo, overlapping detections of one face merged, largest first."""
+    from scrubber.detect import registry
+    from scrubber.detection import iou
+    from scrubber.imageio import load
+
+    image = load(photo)
+    found = []
+    for cls in registry.get(["faces-yunet", "faces-dlib"]):
+        found.extend(d for d in cls().detect(image.frames[0]) if d.score >= 0.6)
+    faces = []
+    for det in sorted(found, key=lambda d: -d.box.area):
+        if all(iou(det.box, f.box) <= 0.3 for f in faces):
+            faces.append(det)
+    return image, faces
+
+
+@consent_app.command("add")
+@_guard
+def consent_add(
+    name: Annotated[str, typer.Argument(help="The person's name as it should appear in reports.")],
+    photos: Annotated[list[Path], typer.Argument(help="One or more photos, each showing exactly one face.")],
+    expires: Annotated[Optional[str], typer.Option("--expires", help="Last day of consent, YYYY-MM-DD.")] = None,
+    note: Annotated[str, typer.Option("--note", help="Free text, e.g. where the signed release is filed.")] = "",
+    roster_file: RosterOpt = None,
+) -> None:
+    """Enrol a person from photos that each show exactly one face. Only encodings are stored."""
+    import datetime as dt
+
+    from scrubber.consent import ConsentError, encode_face
+
+    try:
+        until = dt.date.fromisoformat(expires) if expires else None
+    except ValueError:
+        _fail(f"--expires {expires!r}: use YYYY-MM-DD", Exit.USAGE)
+    roster = _roster(roster_file, creating=True)
+    if roster.warning and roster.path.exists():
+        raise ConsentError(f"{roster.path}: the roster is unreadable; fix or move it before enrolling (it would be "
+                           "overwritten)")
+    encodings = []
+    for photo in photos:
+        image, faces = _faces_in(photo)
+        if len(faces) != 1:
+            raise ConsentError(f"{photo}: {len(faces)} faces found; enrol from photos that show exactly one face")
+        if faces[0].box.height < 80:
+            raise ConsentError(f"{photo}: the face is {faces[0].box.height} px tall; at least 80 px are needed")
+        enc = encode_face(image.frames[0].pixels, faces[0].box)
+        if enc is None:
+            raise ConsentError(f"{photo}: the face could not be encoded")
+        encodings.append(enc)
+    roster = roster.add(name, encodings, until, note)
+    roster.save()
+    typer.echo(f"{name}: enrolled from {len(encodings)} photo(s) into {roster.path}"
+               + (f", consent until {until}" if until else ""))
+
+
+@consent_app.command("list")
+@_guard
+def consent_list(roster_file: RosterOpt = None) -> None:
+    """List roster entries with their status (active, expired, revoked)."""
+    import datetime as dt
+
+    roster = _roster(roster_file)
+    today = dt.date.today()
+    for e in roster.entries:
+        typer.echo(f"{e.name}\t{e.status(today)}\t{len(e.encodings)} encoding(s)\texpires {e.expires or 'never'}"
+                   + (f"\t{e.note}" if e.note else ""))
+    typer.echo(f"{len(roster.entries)} entr{'y' if len(roster.entries) == 1 else 'ies'} in {roster.path}")
+
+
+@consent_app.command("revoke")
+@_guard
+def consent_revoke(name: Annotated[str, typer.Argument(help="The roster entry to revoke.")],
+                   roster_file: RosterOpt = None) -> None:
+    """Withdraw a person's consent: from now on their face is obscured like everyone else's."""
+    roster = _roster(roster_file).revoke(name)
+    roster.save()
+    typer.echo(f"{name}: consent revoked in {roster.path}")
+
+
+@consent_app.command("check")
+@_guard
+def consent_check(photo: Annotated[Path, typer.Argument(help="The photo to check.")],
+                  roster_file: RosterOpt = None, policy_file: PolicyOpt = None) -> None:
+    """Show who in a photo is on the roster, with distances, and which faces would stay visible."""
+    from scrubber.consent import encode_face
+
+    policy = _policy(policy_file)
+    roster = _roster(roster_file, policy_file)
+    image, faces = _faces_in(photo)
+    if not faces:
+        typer.echo(f"{photo}: no faces")
+    for f in faces:
+        big = f.box.height >= policy.consent_min_face
+        d = roster.decide(encode_face(image.frames[0].pixels, f.box) if big else None, f.box.height,
+                          policy.consent_threshold, policy.consent_min_face)
+        who = f"{d.entry} (distance {d.distance:.3f})" if d.entry else "nobody on the roster"
+        typer.echo(f"face at {list(f.box.as_tuple())}: {'KEEP visible' if d.keep else 'obscure'}: {d.reason}; "
+                   f"nearest: {who}")
+
+
+# ---------------------------------------------------------------- serve and audit
+
+
+@app.command()
+@_guard
+def serve(
+    hold: Annotated[Path, typer.Argument(help="The watcher's HOLD folder (photos held in HOLD/review).",
+                                         file_okay=False)],
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port (0 picks a free one).")] = 8765,
+    ready: Annotated[Optional[Path], typer.Option("--ready", help="Where approved and released photos go.",
+                                                  file_okay=False)] = None,
+    policy_file: PolicyOpt = None,
+    allow_remote: Annotated[bool, typer.Option("--allow-remote", help="Allow binding to a non-loopback address.")]
+    = False,
+    max_upload_mb: Annotated[int, typer.Option("--max-upload-mb", min=1, help="Largest upload /v1/check "
+                                               "accepts.")] = 25,
+    check_timeout: Annotated[float, typer.Option("--check-timeout", min=1, help="Per-request scan limit "
+                                                 "(seconds) for /v1/check.")] = 60.0,
+) -> None:
+    """Serve the review queue and POST /v1/check on HOST:PORT; prints a URL carrying a fresh access token."""
+    import ipaddress
+    import secrets
+    import socket
+
+    import uvicorn
+
+    from scrubber.serve import create_app
+
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback and not allow_remote:
+        _fail(f"--host {host}: not a loopback address; add --allow-remote to serve other machines", Exit.USAGE)
+    if not hold.is_dir():
+        _fail(f"{hold}: no such HOLD folder", Exit.USAGE)
+    if port == 0:
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            port = sock.getsockname()[1]
+    token = secrets.token_urlsafe(24)
+    app_ = create_app(hold, token, ready=ready, policy=_policy(policy_file),
+                      max_upload=max_upload_mb * 1024 * 1024, check_timeout_s=check_timeout)
+    if not loopback:
+        typer.echo(f"scrubber: warning: serving on {host}: anyone who can reach it and has the token can see "
+                   "held photos", err=True)
+    shown = f"[{host}]" if ":" in host else host
+    typer.echo(f"scrubber review queue: http://{shown}:{port}/?token={token}", err=False)
+    sys.stdout.flush()
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+@audit_app.command("verify")
+@_guard
+def audit_verify(hold: Annotated[Path, typer.Argument(help="The HOLD folder holding audit.jsonl.",
+                                                      file_okay=False)]) -> None:
+    """Check the audit log's hash chain. Exit 0 intact, 3 broken."""
+    from scrubber import audit
+
+    result = audit.verify(hold)
+    if result.ok:
+        typer.echo(f"{audit.log_path(hold)}: chain intact ({result.lines} decisions)")
+        raise typer.Exit(Exit.OK)
+    typer.echo(f"scrubber: error: {audit.log_path(hold)}: {result.problem}", err=True)
+    raise typer.Exit(Exit.BLOCKED)
 
 
 # ---------------------------------------------------------------- policy

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
+from scrubber.consent import Roster, encode_face
 from scrubber.detect import registry as detectors
-from scrubber.detection import Detection, Kind, only
+from scrubber.detection import Detection, Kind, iou, only
 from scrubber.errors import DetectorFailed, ImageUnreadable, OutputExists, SaveFailed
 from scrubber.imageio import Frame, OutputFormat, encode, load, metadata_problems, write_atomic
 from scrubber.phi import registry as identifiers
 from scrubber.phi.registry import AnalyzerSettings
-from scrubber.policy import Action, Policy, Region, Status, Verdict, decide
+from scrubber.policy import CONSENTED, Action, Policy, Region, Status, Verdict, decide
 from scrubber.redact import Blur, Fill, apply
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class Scrubber:
         self.analyzer = AnalyzerSettings(self.policy.threshold, self.policy.allowlist)
         self.fill = Fill(self.policy.fill_color)
         self.blur = Blur()
+        self.roster = Roster.load(Path(self.policy.roster) if self.policy.roster else None)
 
     # ------------------------------------------------------------ stages
 
@@ -85,7 +87,33 @@ class Scrubber:
             timings[f"{prefix}recognize"] = timings.get(f"{prefix}recognize", 0.0) + time.perf_counter() - t
         return tuple(found), tuple(errors)
 
-    def verify(self, pixels: np.ndarray, regions: tuple[Region, ...], timings: dict[str, float]) -> tuple[str, ...]:
+    def consent(self, frame: Frame, found: tuple[Detection, ...]) -> tuple[Detection, ...]:
+        """Faces matching exactly one active roster entry get the label ``consented`` and the
+        decision in their evidence; overlapping detections of one face share its decision."""
+        faces = [d for d in found if d.kind is Kind.FACE and d.score >= self.policy.face_threshold]
+        if not faces or not self.roster.entries:
+            return found
+        groups: list[list[Detection]] = []
+        for det in sorted(faces, key=lambda d: -d.box.area):
+            for group in groups:
+                if iou(group[0].box, det.box) > 0.3:
+                    group.append(det)
+                    break
+            else:
+                groups.append([det])
+        decided: dict[int, Detection] = {}
+        for group in groups:
+            face = group[0]
+            big = face.box.height >= self.policy.consent_min_face
+            decision = self.roster.decide(encode_face(frame.pixels, face.box) if big else None, face.box.height,
+                                          self.policy.consent_threshold, self.policy.consent_min_face)
+            for det in group:
+                decided[id(det)] = replace(det, label=CONSENTED if decision.keep else det.label,
+                                           evidence=det.evidence + decision.evidence())
+        return tuple(decided.get(id(d), d) for d in found)
+
+    def verify(self, pixels: np.ndarray, regions: tuple[Region, ...], timings: dict[str, float],
+               kept_faces: tuple[Detection, ...] = ()) -> tuple[str, ...]:
         """Re-detect on the safe copy; whatever the policy would still act on is a residual.
 
         A face detector still sees a head-shaped blob where a face was destroyed: a face whose
@@ -101,7 +129,8 @@ class Scrubber:
             inside = any(b.x0 <= cx <= b.x1 and b.y0 <= cy <= b.y1 for b in blurred)
             return inside and det.score < self.policy.verify_face_score
 
-        found = tuple(d for d in found if not (d.kind is Kind.FACE and destroyed(d)))
+        found = tuple(d for d in found if not (d.kind is Kind.FACE and (
+            destroyed(d) or any(iou(d.box, k.box) > 0.3 for k in kept_faces))))
         residual = decide(found, self.policy, pixels.shape[1], pixels.shape[0], errors)
         return tuple(f"verify:residual:{r.split(':', 1)[1]}" for r in residual.reasons if ":" in r) + tuple(
             f"verify:{e}" for e in errors
@@ -128,8 +157,14 @@ class Scrubber:
         errors: list[str] = []
         for frame in image.frames + image.hidden:
             found, errs = self.find(frame, timings)
+            if frame is image.frames[0]:
+                t = time.perf_counter()
+                found = self.consent(frame, found)
+                timings["consent"] = time.perf_counter() - t
             detections.extend(found)
             errors.extend(errs)
+        if self.roster.warning and any(d.kind is Kind.FACE for d in detections):
+            base["notes"] = base["notes"] + ("no-consent-roster",)
         if image.hidden:
             errors_note = "hidden-pixels-scanned"
             base["notes"] = base["notes"] + (errors_note,)
@@ -160,7 +195,8 @@ class Scrubber:
         if self.policy.verify:
             t = time.perf_counter()
             decoded = np.asarray(_decode(data))
-            residual = self.verify(decoded, verdict.regions, timings)
+            kept = tuple(d for d in detections if d.kind is Kind.FACE and d.label == CONSENTED)
+            residual = self.verify(decoded, verdict.regions, timings, kept)
             timings["verify"] = time.perf_counter() - t
             if residual:
                 return self._done(name, _blocked(verdict, residual), detections, base, timings, t0)

@@ -41,6 +41,7 @@ DEFAULT_ACTIONS: dict[Kind, Action] = {
     Kind.WHITEBOARD: Action.FILL,
     Kind.WRISTBAND: Action.FILL,
 }
+CONSENTED = "consented"  # label of a face kept visible by the consent roster
 DEFAULT_DETECTORS = ("faces-yunet", "faces-dlib", "text-ocr", "barcodes")
 DEFAULT_IDENTIFIERS = (
     "name", "date", "mrn", "account", "phone", "email", "ssn", "address", "zip", "url", "ip", "plate", "serial",
@@ -61,6 +62,9 @@ class Policy:
     max_pixels: int = 80_000_000
     jpeg_quality: int = 92
     fill_color: tuple[int, int, int] = (0, 0, 0)
+    roster: str = ""  # consent roster file; empty: the user's config dir (see scrubber.consent)
+    consent_threshold: float = 0.40  # face_recognition distance below which a face matches an entry
+    consent_min_face: int = 80  # faces smaller than this (pixels tall) are never kept visible
     text_margin: float = 0.15  # grow text boxes by this share of their height
     face_margin: float = 0.35  # the ellipse covers the face box and the hairline and outline around it
     source: str = "built-in defaults"
@@ -136,7 +140,8 @@ class Policy:
                 )
         if len(set(self.detectors)) != len(self.detectors) or len(set(self.identifiers)) != len(self.identifiers):
             raise PolicyError(f"{self.source}: a detector or identifier is listed twice")
-        if not all(0.0 < t <= 1.0 for t in (self.threshold, self.face_threshold, self.verify_face_score)):
+        if not all(0.0 < t <= 1.0 for t in (self.threshold, self.face_threshold, self.verify_face_score,
+                                             self.consent_threshold)):
             raise PolicyError(f"{self.source}: thresholds must be in (0, 1]")
         if len(self.fill_color) != 3 or not all(isinstance(c, int) and 0 <= c <= 255 for c in self.fill_color):
             raise PolicyError(f"{self.source}: fill_color must be three integers 0-255")
@@ -197,6 +202,9 @@ def decide(detections: tuple[Detection, ...], policy: Policy, width: int, height
     block = bool(errors)
     for det in detections:
         action = policy.actions.get(det.kind, Action.FILL)
+        if det.kind is Kind.FACE and det.label == CONSENTED:
+            reasons.append("keep:face:consented")  # matched one active roster entry (see scrubber.consent)
+            continue
         if det.kind is Kind.TEXT:
             if "unreadable" not in det.evidence:
                 continue  # plain words: identifiers are separate detections

@@ -31,6 +31,14 @@ def box_iou(a, b) -> float:
     return inter / union if union else 0.0
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_personal_config(tmp_path_factory):
+    """Tests never read or write the developer's own roster in ~/.config."""
+    import os
+
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("config"))
+
+
 @pytest.fixture(scope="session")
 def clinic_policy():
     from scrubber.policy import Policy

@@ -231,11 +231,13 @@ def test_sigkill_at_random_points_loses_nothing_and_publishes_nothing_twice(tmp_
         before = _done_count(hold)
         target = before + rnd.randint(3, 30)
         proc = _start(tmp_path, inbox, hold, ready, "kill.log")
-        deadline = time.time() + 60
-        while _done_count(hold) < target and time.time() < deadline and _inbox_files(inbox):
-            time.sleep(0.01)
-        proc.kill()
-        proc.wait()
+        try:
+            deadline = time.time() + 60
+            while _done_count(hold) < target and time.time() < deadline and _inbox_files(inbox):
+                time.sleep(0.01)
+        finally:
+            proc.kill()
+            proc.wait()
         rows = _rows(hold)
         interrupted.append(sum(r[2] != "done" for r in rows))
     proc = _start(tmp_path, inbox, hold, ready, "kill.log")

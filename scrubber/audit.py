@@ -1,0 +1,92 @@
+"""Append-only audit log of review decisions, chained so that tampering shows.
+
+``HOLD/audit.jsonl``: one JSON object per line. Each line carries ``prev``, the SHA-256 of the
+previous line's bytes (64 zeros for the first), so editing, deleting or reordering any line
+breaks the chain from there on. ``verify`` walks the chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+GENESIS = "0" * 64
+_lock = threading.Lock()
+
+
+def log_path(hold: Path) -> Path:
+    return Path(hold) / "audit.jsonl"
+
+
+def _last_hash(path: Path) -> str:
+    if not path.exists() or path.stat().st_size == 0:
+        return GENESIS
+    with open(path, "rb") as fh:
+        lines = fh.read().splitlines()
+    return hashlib.sha256(lines[-1]).hexdigest() if lines else GENESIS
+
+
+def append(hold: Path, reviewer: str, file: str, sha256: str, action: str, reason: str) -> dict:
+    """Append one decision durably (write, flush, fsync) and return the record."""
+    path = log_path(hold)
+    with _lock:
+        record = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "reviewer": reviewer,
+            "file": file,
+            "sha256": sha256,
+            "action": action,
+            "reason": reason,
+            "prev": _last_hash(path),
+        }
+        line = json.dumps(record, sort_keys=True, ensure_ascii=False).encode() + b"\n"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    return record
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    ok: bool
+    lines: int
+    problem: str | None = None
+
+
+def verify(hold: Path) -> ChainCheck:
+    path = log_path(hold)
+    if not path.exists():
+        return ChainCheck(True, 0)
+    prev = GENESIS
+    raw_lines = path.read_bytes().splitlines()
+    for number, raw in enumerate(raw_lines, start=1):
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            return ChainCheck(False, number, f"line {number} is not JSON")
+        if record.get("prev") != prev:
+            return ChainCheck(False, number, f"line {number}: chain broken (prev does not match line {number - 1})")
+        prev = hashlib.sha256(raw).hexdigest()
+    return ChainCheck(True, len(raw_lines))
+
+
+def decisions(hold: Path) -> dict[str, dict]:
+    """The latest decision per held file."""
+    path = log_path(hold)
+    out: dict[str, dict] = {}
+    if path.exists():
+        for raw in path.read_bytes().splitlines():
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                continue
+            out[record["file"]] = record
+    return out
