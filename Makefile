@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := build/demo
 
-.PHONY: install demo test samples clean
+.PHONY: install demo test samples bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/surfaces.py
+	$(BIN)/python bench/consent_eval.py
 
 samples: $(STAMP)
 	$(BIN)/python sample_images/make_samples.py

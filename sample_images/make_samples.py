@@ -171,7 +171,7 @@ def group_photo(faces):
 
 def monitor_patient_list(faces):
     truth = _truth("monitor_patient_list.jpg", "redacted")
-    img = _background(2000, 1400, 2)
+    img = _background(2600, 1700, 2)  # the monitor is a quarter of the photo: redacted, not blocked
     d = ImageDraw.Draw(img)
     d.polygon([(430, 190), (1630, 260), (1610, 1080), (450, 1120)], fill=(25, 25, 28))  # bezel
     s = Sheet(1200, 760, (245, 247, 250))
@@ -211,7 +211,7 @@ def wristband(faces):
 
 
 def whiteboard_census(faces):
-    truth = _truth("whiteboard_census.jpg", "redacted")
+    truth = _truth("whiteboard_census.jpg", "blocked")  # the census board fills half the photo
     img = _background(2200, 1500, 4)
     s = Sheet(1500, 950, (238, 240, 236), ink=(20, 40, 120))
     s.text((40, 30), "UNIT CENSUS - 3 North", 52, bold=True)
@@ -226,7 +226,7 @@ def whiteboard_census(faces):
 
 
 def clipboard_chart(faces):
-    truth = _truth("clipboard_chart.jpg", "redacted")
+    truth = _truth("clipboard_chart.jpg", "blocked")  # a close-up of a chart: nothing left to share
     img = _background(1500, 2000, 5, bottom=(90, 70, 50))
     ImageDraw.Draw(img).rectangle((260, 220, 1260, 1860), fill=(120, 80, 40))  # clipboard
     s = Sheet(900, 1250, (252, 252, 248))

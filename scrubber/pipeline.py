@@ -66,12 +66,14 @@ class Scrubber:
         """Run detectors (optionally only those that may return ``kinds``) and recognizers."""
         found: list[Detection] = []
         errors: list[str] = []
-        for det in self.detectors:
+        ordered = sorted(self.detectors, key=lambda d: getattr(d, "needs_context", False))
+        for det in ordered:
             if kinds is not None and not kinds & _KINDS.get(det.name, set()):
                 continue
             t = time.perf_counter()
             try:
-                found.extend(det.detect(frame))
+                context = getattr(det, "needs_context", False)
+                found.extend(det.detect(frame, tuple(found)) if context else det.detect(frame))
             except Exception as err:  # fail closed: any detector failure blocks, with its cause
                 errors.append(f"detector-error:{det.name}")
                 log.warning("%s failed: %s: %s", det.name, type(err).__name__, err)
@@ -228,6 +230,7 @@ _KINDS: dict[str, set[Kind]] = {
     "faces-dlib": {Kind.FACE},
     "text-ocr": {Kind.TEXT},
     "barcodes": {Kind.BARCODE},
+    "surfaces": {Kind.SCREEN, Kind.DOCUMENT, Kind.WHITEBOARD, Kind.WRISTBAND},
 }
 
 

@@ -9,6 +9,7 @@ unknown key, action or detector name stops the run; any error recorded upstream 
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
@@ -42,7 +43,7 @@ DEFAULT_ACTIONS: dict[Kind, Action] = {
     Kind.WRISTBAND: Action.FILL,
 }
 CONSENTED = "consented"  # label of a face kept visible by the consent roster
-DEFAULT_DETECTORS = ("faces-yunet", "faces-dlib", "text-ocr", "barcodes")
+DEFAULT_DETECTORS = ("faces-yunet", "faces-dlib", "text-ocr", "barcodes", "surfaces")
 DEFAULT_IDENTIFIERS = (
     "name", "date", "mrn", "account", "phone", "email", "ssn", "address", "zip", "url", "ip", "plate", "serial",
 )
@@ -65,6 +66,8 @@ class Policy:
     roster: str = ""  # consent roster file; empty: the user's config dir (see scrubber.consent)
     consent_threshold: float = 0.40  # face_recognition distance below which a face matches an entry
     consent_min_face: int = 80  # faces smaller than this (pixels tall) are never kept visible
+    surface_block_share: float = 0.35  # surfaces covering more of the image than this block it
+    surface_margin: float = 0.01  # grow surface outlines by this share of the image diagonal
     text_margin: float = 0.15  # grow text boxes by this share of their height
     face_margin: float = 0.35  # the ellipse covers the face box and the hairline and outline around it
     source: str = "built-in defaults"
@@ -129,19 +132,15 @@ class Policy:
     def check(self) -> None:
         from scrubber.detect.registry import DETECTORS
         from scrubber.phi.registry import RECOGNIZERS
+        from scrubber.registry import pick
 
-        for name in self.detectors:
-            if name not in DETECTORS:
-                raise PolicyError(f"{self.source}: unknown detector '{name}' (valid: {', '.join(sorted(DETECTORS))})")
-        for name in self.identifiers:
-            if name not in RECOGNIZERS:
-                raise PolicyError(
-                    f"{self.source}: unknown identifier '{name}' (valid: {', '.join(sorted(RECOGNIZERS))})"
-                )
-        if len(set(self.detectors)) != len(self.detectors) or len(set(self.identifiers)) != len(self.identifiers):
-            raise PolicyError(f"{self.source}: a detector or identifier is listed twice")
+        try:
+            pick(self.detectors, DETECTORS, PolicyError, "detector")
+            pick(self.identifiers, RECOGNIZERS, PolicyError, "identifier")
+        except PolicyError as err:
+            raise PolicyError(f"{self.source}: {err}") from None
         if not all(0.0 < t <= 1.0 for t in (self.threshold, self.face_threshold, self.verify_face_score,
-                                             self.consent_threshold)):
+                                             self.consent_threshold, self.surface_block_share)):
             raise PolicyError(f"{self.source}: thresholds must be in (0, 1]")
         if len(self.fill_color) != 3 or not all(isinstance(c, int) and 0 <= c <= 255 for c in self.fill_color):
             raise PolicyError(f"{self.source}: fill_color must be three integers 0-255")
@@ -186,6 +185,30 @@ class Verdict:
     regions: tuple[Region, ...]
 
 
+def _union_share(polygons, width: int, height: int) -> float:
+    """Share of the image covered by the union of ``polygons`` (rasterised at 1/4 scale)."""
+    import cv2
+    import numpy as np
+
+    k = 0.25
+    mask = np.zeros((max(1, int(height * k)), max(1, int(width * k))), np.uint8)
+    for poly in polygons:
+        cv2.fillPoly(mask, [np.round(np.asarray(poly, np.float32) * k).astype(np.int32)], 1)
+    return float(mask.mean())
+
+
+def _grow_polygon(points, margin: float, width: int, height: int) -> tuple[tuple[int, int], ...]:
+    """Move every vertex ``margin`` pixels away from the centroid (outlines are convex)."""
+    cx = sum(p[0] for p in points) / len(points)
+    cy = sum(p[1] for p in points) / len(points)
+    out = []
+    for x, y in points:
+        d = math.hypot(x - cx, y - cy) or 1.0
+        out.append((int(min(max(x + (x - cx) / d * margin, 0), width - 1)),
+                    int(min(max(y + (y - cy) / d * margin, 0), height - 1))))
+    return tuple(out)
+
+
 def _acted(det: Detection, policy: Policy) -> bool:
     if det.kind is Kind.FACE:
         return det.score >= policy.face_threshold
@@ -200,6 +223,7 @@ def decide(detections: tuple[Detection, ...], policy: Policy, width: int, height
     reasons: list[str] = list(errors)
     regions: list[Region] = []
     block = bool(errors)
+    surfaces: list = []
     for det in detections:
         action = policy.actions.get(det.kind, Action.FILL)
         if det.kind is Kind.FACE and det.label == CONSENTED:
@@ -216,17 +240,27 @@ def decide(detections: tuple[Detection, ...], policy: Policy, width: int, height
             block = True
             reasons.append(f"block:{tag}")
             continue
+        polygon = None
         if det.kind is Kind.FACE:
             box = grow(det.box, policy.face_margin)
         elif det.kind in (Kind.IDENTIFIER, Kind.TEXT):
             box = grow(det.box, pixels=max(2, int(det.box.height * policy.text_margin)))
+        elif det.polygon:
+            margin = policy.surface_margin * math.hypot(width, height)
+            polygon = _grow_polygon(det.polygon, margin, width, height)
+            box = grow(det.box, pixels=int(margin) + 1)
+            surfaces.append(polygon)
         else:
             box = grow(det.box, pixels=2)
         box = clip(box, width, height)
         if not box.area:
             continue
-        regions.append(Region(box, action, ellipse=det.kind is Kind.FACE, polygon=det.polygon))
+        regions.append(Region(box, action, ellipse=det.kind is Kind.FACE, polygon=polygon))
         reasons.append(f"{action.value}:{tag}")
+    share = _union_share(surfaces, width, height) if surfaces else 0.0
+    if share > policy.surface_block_share:
+        block = True
+        reasons.append(f"surface-too-large:{share:.2f}")
     reasons = list(dict.fromkeys(reasons))
     if block:
         return Verdict(Status.BLOCKED, tuple(reasons), ())

@@ -10,9 +10,13 @@ from typing import Protocol
 from scrubber.detection import Detection
 from scrubber.errors import UnknownDetector
 from scrubber.imageio import Frame
+from scrubber.registry import pick
 
 
 class Detector(Protocol):
+    """``detect(frame)``; a detector with ``needs_context = True`` is called after the others as
+    ``detect(frame, found)`` with their detections (surfaces are built from text and barcodes)."""
+
     name: str
     version: str
 
@@ -25,19 +29,14 @@ DETECTORS: dict[str, str] = {
     "faces-dlib": "scrubber.detect.faces_dlib:DlibFaces",
     "text-ocr": "scrubber.detect.text_ocr:TesseractText",
     "barcodes": "scrubber.detect.barcodes:Barcodes",
+    "surfaces": "scrubber.detect.surfaces:Surfaces",  # needs_context: runs on the others' detections
 }
 
 
 def get(names: tuple[str, ...] | list[str]) -> list[type]:
     """Classes for ``names``, in order; unknown or repeated names stop the run here."""
-    seen: set[str] = set()
     classes = []
-    for name in names:
-        if name not in DETECTORS:
-            raise UnknownDetector(f"unknown detector '{name}' (valid: {', '.join(sorted(DETECTORS))})")
-        if name in seen:
-            raise UnknownDetector(f"detector '{name}' listed twice")
-        seen.add(name)
-        module, cls = DETECTORS[name].split(":")
+    for spec in pick(names, DETECTORS, UnknownDetector, "detector"):
+        module, cls = spec.split(":")
         classes.append(getattr(importlib.import_module(module), cls))
     return classes

@@ -27,6 +27,7 @@ from scrubber.phi.serial import SerialRecognizer
 from scrubber.phi.ssn import SsnRecognizer
 from scrubber.phi.url import UrlRecognizer
 from scrubber.phi.zipcode import ZipRecognizer
+from scrubber.registry import pick
 
 RECOGNIZERS: dict[str, type[PatternRecognizer]] = {
     "name": NameRecognizer,
@@ -46,16 +47,7 @@ RECOGNIZERS: dict[str, type[PatternRecognizer]] = {
 
 
 def get(names: tuple[str, ...] | list[str]) -> list[PatternRecognizer]:
-    seen: set[str] = set()
-    out = []
-    for name in names:
-        if name not in RECOGNIZERS:
-            raise UnknownIdentifier(f"unknown identifier '{name}' (valid: {', '.join(sorted(RECOGNIZERS))})")
-        if name in seen:
-            raise UnknownIdentifier(f"identifier '{name}' listed twice")
-        seen.add(name)
-        out.append(RECOGNIZERS[name]())
-    return out
+    return [cls() for cls in pick(names, RECOGNIZERS, UnknownIdentifier, "identifier")]
 
 
 @dataclass(frozen=True)
