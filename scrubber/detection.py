@@ -7,9 +7,8 @@ Helpers are plain functions so that no stage needs to know another's internals.
 
 from __future__ import annotations
 
-import math
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Iterable
 
@@ -134,11 +133,6 @@ def clip(box: Box, width: int, height: int) -> Box:
     return Box(x0, y0, max(x0, min(box.x1, width)), max(y0, min(box.y1, height)))
 
 
-def scale(box: Box, factor: float) -> Box:
-    """Scale working-resolution coordinates back to full resolution (``factor = full / working``)."""
-    return Box(math.floor(box.x0 * factor), math.floor(box.y0 * factor), math.ceil(box.x1 * factor), math.ceil(box.y1 * factor))
-
-
 def grow(box: Box, fraction: float = 0.0, pixels: int = 0) -> Box:
     dx = int(box.width * fraction) + pixels
     dy = int(box.height * fraction) + pixels
@@ -152,7 +146,3 @@ def nms(detections: Iterable[Detection], threshold: float = 0.4) -> tuple[Detect
         if all(k.kind != det.kind or iou(k.box, det.box) < threshold for k in kept):
             kept.append(det)
     return tuple(kept)
-
-
-def with_box(det: Detection, box: Box) -> Detection:
-    return replace(det, box=box)

@@ -289,7 +289,7 @@ def write_atomic(data: bytes, dest: Path, overwrite: bool = False, tmp_prefix: s
                 if dest.exists():
                     raise OutputExists(f"{dest}: already exists (not overwritten)") from None
                 os.replace(tmp, dest)
-        _fsync_dir(dest.parent)
+        fsync_dir(dest.parent)
     except OutputExists:
         raise
     except OSError as err:
@@ -298,7 +298,7 @@ def write_atomic(data: bytes, dest: Path, overwrite: bool = False, tmp_prefix: s
         tmp.unlink(missing_ok=True)
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:

@@ -39,7 +39,7 @@ from typing import Callable
 from urllib.parse import quote, unquote
 
 from scrubber.errors import OutputExists
-from scrubber.imageio import FORMAT_EXTENSIONS, IMAGE_EXTENSIONS, OutputFormat, sha256_file, write_atomic
+from scrubber.imageio import FORMAT_EXTENSIONS, IMAGE_EXTENSIONS, OutputFormat, fsync_dir, sha256_file, write_atomic
 from scrubber.policy import Policy
 
 log = logging.getLogger("scrubber.watch")
@@ -352,7 +352,7 @@ class Watcher:
                                     reserve=lambda path: self.state.update(row_id, original=str(path)),
                                     tmp_prefix=self.tmp_prefix)
             claim_path.unlink()
-            _fsync_dir(claim_path.parent)
+            fsync_dir(claim_path.parent)
             self._tmp_output(row_id, rel).unlink(missing_ok=True)
             seconds = time.perf_counter() - t0
             self.state.update(row_id, stage="done", seconds=seconds)
@@ -536,17 +536,6 @@ def _openable(path: Path) -> bool:
         return False
 
 
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:
-        pass
-
-
 def file_logger(hold: Path) -> logging.Handler:
     """A log file in HOLD/logs rotated at midnight, 90 days kept."""
     handler = logging.handlers.TimedRotatingFileHandler(hold / "logs" / "watch.log", when="midnight",
@@ -559,7 +548,7 @@ def file_logger(hold: Path) -> logging.Handler:
 
 
 @dataclass(frozen=True)
-class Status:
+class WatchStatus:
     outcomes: dict[str, int]
     unfinished: int
     backlog: int | None
@@ -567,7 +556,7 @@ class Status:
     inbox: str | None
 
 
-def status(hold: Path) -> Status:
+def status(hold: Path) -> WatchStatus:
     db = hold / ".scrubber" / "state.db"
     if not db.exists():
         from scrubber.errors import ScrubberError
@@ -589,4 +578,4 @@ def status(hold: Path) -> Status:
         for root, dirs, files in os.walk(inbox):
             dirs[:] = [d for d in dirs if not d.startswith(".")]
             backlog += sum(not is_temporary(f) for f in files)
-    return Status(outcomes, unfinished, backlog, last, inbox)
+    return WatchStatus(outcomes, unfinished, backlog, last, inbox)

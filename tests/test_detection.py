@@ -3,7 +3,7 @@ from contextlib import nullcontext as does_not_raise
 import pytest
 
 from scrubber.detection import (
-    Box, Detection, Kind, clip, coverage, grow, iou, mask_text, nms, only, scale, union,
+    Box, Detection, Kind, clip, coverage, grow, iou, mask_text, nms, only, union,
 )
 
 
@@ -65,7 +65,6 @@ def test_geometry_helpers():
     assert iou(a, b) == pytest.approx(25 / 175)
     assert coverage(Box(0, 0, 5, 5), a) == 1.0
     assert clip(Box(-5, -5, 50, 50), 20, 10) == Box(0, 0, 20, 10)
-    assert scale(Box(1, 1, 3, 3), 2.5) == Box(2, 2, 8, 8)
     assert grow(Box(10, 10, 20, 20), 0.1, 1) == Box(8, 8, 22, 22)
 
 
