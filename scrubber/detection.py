@@ -139,6 +139,34 @@ def grow(box: Box, fraction: float = 0.0, pixels: int = 0) -> Box:
     return Box(box.x0 - dx, box.y0 - dy, box.x1 + dx, box.y1 + dy)
 
 
+def shift(det: Detection, dx: int, dy: int) -> Detection:
+    """``det`` moved by (dx, dy): a detection made on a crop, in the whole image's pixels."""
+    from dataclasses import replace
+
+    box = Box(det.box.x0 + dx, det.box.y0 + dy, det.box.x1 + dx, det.box.y1 + dy)
+    polygon = tuple((x + dx, y + dy) for x, y in det.polygon) if det.polygon else det.polygon
+    return replace(det, box=box, polygon=polygon)
+
+
+def merge_overlapping(boxes: Iterable[Box]) -> list[Box]:
+    """Replace every group of overlapping boxes by the box around the group."""
+    merged = list(boxes)
+    changed = True
+    while changed:
+        changed = False
+        out: list[Box] = []
+        for box in merged:
+            for i, other in enumerate(out):
+                if intersection_area(box, other) > 0:
+                    out[i] = union((box, other))
+                    changed = True
+                    break
+            else:
+                out.append(box)
+        merged = out
+    return merged
+
+
 def nms(detections: Iterable[Detection], threshold: float = 0.4) -> tuple[Detection, ...]:
     """Keep the highest-scoring detection of each overlapping group (per kind)."""
     kept: list[Detection] = []

@@ -17,7 +17,7 @@ import numpy as np
 
 from scrubber.consent import Roster, encode_face
 from scrubber.detect import registry as detectors
-from scrubber.detection import Detection, Kind, iou, only
+from scrubber.detection import Box, Detection, Kind, clip, grow, iou, merge_overlapping, only, shift
 from scrubber.errors import DetectorFailed, ImageUnreadable, OutputExists, SaveFailed
 from scrubber.imageio import Frame, OutputFormat, encode, load, metadata_problems, write_atomic
 from scrubber.phi import registry as identifiers
@@ -116,14 +116,31 @@ class Scrubber:
 
     def verify(self, pixels: np.ndarray, regions: tuple[Region, ...], timings: dict[str, float],
                kept_faces: tuple[Detection, ...] = ()) -> tuple[str, ...]:
-        """Re-detect on the safe copy; whatever the policy would still act on is a residual.
+        """Re-check the decoded safe copy; whatever the policy would still act on is a residual.
+
+        1. Every filled region must be solid fill colour in the decoded pixels (a redactor that
+           painted nothing, or the wrong place, fails here whatever any detector thinks).
+        2. The detectors run again where pixels changed (``verify_scope = "regions"``): on crops
+           around every blurred face and every filled box, grown so a half-covered word or face
+           is seen whole, packed side by side into one canvas as wide as the photo (so each
+           detector works at the scale it had in the first pass, with one call). Outside the
+           crops the safe copy holds the pixels the first pass judged. Large fills (surfaces)
+           are proven by step 1; ``"image"`` re-detects everywhere.
 
         A face detector still sees a head-shaped blob where a face was destroyed: a face whose
         centre lies in a region we blurred counts only if the detector is sure of it
-        (``policy.verify_face_score``); anything else found anywhere is a residual.
+        (``policy.verify_face_score``); anything else found is a residual.
         """
+        reasons = [f"verify:residual:unfilled:{i}" for i in _unfilled(pixels, regions, self.fill.color)]
         acted = {k for k, a in self.policy.actions.items() if a is not Action.KEEP}
-        found, errors = self.find(Frame(pixels), timings, kinds=acted | {Kind.TEXT}, prefix="verify:")
+        height, width = pixels.shape[:2]
+        areas = _verify_areas(regions, width, height, self.policy.verify_scope == "image")
+        found: list[Detection] = []
+        errors: tuple[str, ...] = ()
+        if areas:
+            canvas, placed = _pack(pixels, areas)
+            dets, errors = self.find(Frame(canvas), timings, kinds=acted | {Kind.TEXT}, prefix="verify:")
+            found = [d for d in (_unpack(d, placed) for d in dets) if d is not None]
         blurred = [r.box for r in regions if r.action is Action.BLUR]
 
         def destroyed(det: Detection) -> bool:
@@ -131,12 +148,12 @@ class Scrubber:
             inside = any(b.x0 <= cx <= b.x1 and b.y0 <= cy <= b.y1 for b in blurred)
             return inside and det.score < self.policy.verify_face_score
 
-        found = tuple(d for d in found if not (d.kind is Kind.FACE and (
-            destroyed(d) or any(iou(d.box, k.box) > 0.3 for k in kept_faces))))
-        residual = decide(found, self.policy, pixels.shape[1], pixels.shape[0], errors)
-        return tuple(f"verify:residual:{r.split(':', 1)[1]}" for r in residual.reasons if ":" in r) + tuple(
-            f"verify:{e}" for e in errors
-        )
+        found = [d for d in found if not (d.kind is Kind.FACE and (
+            destroyed(d) or any(iou(d.box, k.box) > 0.3 for k in kept_faces)))]
+        residual = decide(tuple(found), self.policy, width, height, tuple(dict.fromkeys(errors)))
+        reasons += [f"verify:residual:{r.split(':', 1)[1]}" for r in residual.reasons if ":" in r]
+        reasons += [f"verify:{e}" for e in dict.fromkeys(errors)]
+        return tuple(dict.fromkeys(reasons))
 
     # ------------------------------------------------------------ one file
 
@@ -232,6 +249,85 @@ _KINDS: dict[str, set[Kind]] = {
     "barcodes": {Kind.BARCODE},
     "surfaces": {Kind.SCREEN, Kind.DOCUMENT, Kind.WHITEBOARD, Kind.WRISTBAND},
 }
+
+
+def _unfilled(pixels: np.ndarray, regions: tuple[Region, ...], color: tuple[int, int, int],
+              tolerance: int = 40, share: float = 0.01) -> list[int]:
+    """Indexes of fill regions that are not solid ``color`` in ``pixels`` (decoded output).
+    The outline is eroded a few pixels first: JPEG rings at the edge of a fill."""
+    import cv2
+
+    bad = []
+    for index, region in enumerate(regions):
+        if region.action is not Action.FILL:
+            continue
+        b = region.box
+        mask = np.zeros((b.height + 2, b.width + 2), np.uint8)
+        if region.polygon:
+            pts = np.asarray(region.polygon, np.int32) - np.int32([b.x0 - 1, b.y0 - 1])
+            cv2.fillPoly(mask, [pts], 1)
+        else:
+            mask[1:-1, 1:-1] = 1
+        mask = cv2.erode(mask, np.ones((7, 7), np.uint8))[1:-1, 1:-1]
+        crop = pixels[b.y0 : b.y1, b.x0 : b.x1]
+        inside = crop[mask[: crop.shape[0], : crop.shape[1]] > 0].astype(np.int16)
+        if inside.size and (np.abs(inside - np.int16(color)).max(axis=1) > tolerance).mean() > share:
+            bad.append(index)
+    return bad
+
+
+def _verify_areas(regions: tuple[Region, ...], width: int, height: int, whole: bool,
+                  large: float = 0.04, whole_above: float = 0.5) -> list[Box]:
+    """Crops the detectors re-run on: blurred regions and fills smaller than ``large`` of the
+    image, grown by a margin, overlapping crops merged; the whole image when they would cover
+    more than ``whole_above`` of it (one pass is cheaper than many overlapping ones)."""
+    full = Box(0, 0, width, height)
+    if whole:
+        return [full]
+    crops = []
+    for r in regions:
+        if r.action is Action.FILL and r.box.area > large * width * height:
+            continue
+        margin = max(24, int(0.6 * min(r.box.width, r.box.height)))
+        crops.append(clip(grow(r.box, pixels=margin), width, height))
+    crops = [c for c in merge_overlapping(crops) if c.area]
+    if sum(c.area for c in crops) > whole_above * full.area:
+        return [full]
+    return crops
+
+
+def _pack(pixels: np.ndarray, areas: list[Box], gap: int = 32) -> tuple[np.ndarray, list[tuple[Box, int, int]]]:
+    """Shelf-pack the ``areas`` of ``pixels`` into one grey canvas as wide as the photo.
+    Returns the canvas and, per area, (area, x, y) of its place; the photo itself when the
+    canvas would be as large."""
+    height, width = pixels.shape[:2]
+    if len(areas) == 1 and areas[0] == Box(0, 0, width, height):
+        return pixels, [(areas[0], 0, 0)]
+    placed, x, y, shelf = [], 0, 0, 0
+    for area in sorted(areas, key=lambda a: -a.height):
+        if x and x + area.width > width:
+            x, y, shelf = 0, y + shelf + gap, 0
+        placed.append((area, x, y))
+        x, shelf = x + area.width + gap, max(shelf, area.height)
+    total = y + shelf
+    if total >= height:
+        return pixels, [(Box(0, 0, width, height), 0, 0)]
+    canvas = np.full((max(64, total), width, 3), 128, np.uint8)
+    for area, px, py in placed:
+        canvas[py : py + area.height, px : px + area.width] = pixels[area.y0 : area.y1, area.x0 : area.x1]
+    return canvas, placed
+
+
+def _unpack(det: Detection, placed: list[tuple[Box, int, int]]) -> Detection | None:
+    """``det`` found on the packed canvas, in the photo's pixels (None on the grey between)."""
+    cx, cy = (det.box.x0 + det.box.x1) / 2, (det.box.y0 + det.box.y1) / 2
+    for area, px, py in placed:
+        if px <= cx < px + area.width and py <= cy < py + area.height:
+            moved = shift(det, area.x0 - px, area.y0 - py)
+            b = moved.box
+            x0, y0 = max(b.x0, area.x0), max(b.y0, area.y0)
+            return replace(moved, box=Box(x0, y0, max(x0, min(b.x1, area.x1)), max(y0, min(b.y1, area.y1))))
+    return None
 
 
 def _blocked(verdict: Verdict, reasons: tuple[str, ...]) -> Verdict:

@@ -58,7 +58,8 @@ class Policy:
     face_threshold: float = 0.6
     allowlist: tuple[str, ...] = ()  # whole values never redacted: clinic name, main phone, public address
     unreadable_text: Action = Action.KEEP  # text lines found but not readable by OCR
-    verify: bool = True  # re-detect on the safe copy; anything left blocks
+    verify: bool = True  # re-check the safe copy; anything left blocks
+    verify_scope: str = "regions"  # "regions": prove fills solid, re-detect around what changed; "image": everywhere
     verify_face_score: float = 0.85  # a face re-detected inside a blurred region blocks only above this
     max_pixels: int = 80_000_000
     jpeg_quality: int = 92
@@ -142,6 +143,8 @@ class Policy:
         if not all(0.0 < t <= 1.0 for t in (self.threshold, self.face_threshold, self.verify_face_score,
                                              self.consent_threshold, self.surface_block_share)):
             raise PolicyError(f"{self.source}: thresholds must be in (0, 1]")
+        if self.verify_scope not in ("regions", "image"):
+            raise PolicyError(f"{self.source}: verify_scope must be \"regions\" or \"image\"")
         if len(self.fill_color) != 3 or not all(isinstance(c, int) and 0 <= c <= 255 for c in self.fill_color):
             raise PolicyError(f"{self.source}: fill_color must be three integers 0-255")
         if self.max_pixels <= 0 or not 1 <= self.jpeg_quality <= 100:

@@ -81,6 +81,47 @@ def test_verification_blocks_when_redaction_left_something(scrubber, tmp_path):
     assert not (tmp_path / "leak.jpg").exists()
 
 
+def test_verification_proves_every_fill_is_solid(scrubber, tmp_path):
+    """A fill painted in the wrong colour (grey, not the policy's black) is not proof of redaction."""
+    from scrubber.redact import Fill
+
+    grey = Fill((128, 128, 128))
+    with mock.patch.object(scrubber.fill, "apply", side_effect=grey.apply):
+        r = scrubber.process(SAMPLES / "wristband.jpg", out=tmp_path / "grey.jpg")
+    assert r.status is Status.BLOCKED
+    assert any(reason.startswith("verify:residual:unfilled:") for reason in r.reasons)
+    assert not (tmp_path / "grey.jpg").exists()
+
+
+def test_verification_re_detects_a_face_the_blur_did_not_destroy(scrubber, tmp_path):
+    """A light blur leaves the face recognisable: the detectors re-run around the blurred region
+    (packed with the other redacted areas into one canvas) and find it."""
+    import cv2
+
+    def light(pixels, regions):
+        out = pixels.copy()
+        for reg in regions:
+            b = reg.box
+            out[b.y0 : b.y1, b.x0 : b.x1] = cv2.GaussianBlur(pixels[b.y0 : b.y1, b.x0 : b.x1], (3, 3), 0)
+        return out
+
+    with mock.patch.object(scrubber.blur, "apply", side_effect=light):
+        r = scrubber.process(SAMPLES / "group_photo.jpg", out=tmp_path / "weak.jpg")
+    assert r.status is Status.BLOCKED and "verify:residual:face" in r.reasons
+    assert not (tmp_path / "weak.jpg").exists()
+
+
+def test_verification_by_region_matches_the_whole_image_check_on_samples():
+    """Both verify scopes pass the same real redactions (the region check is not weaker on
+    these, only cheaper) and both publish the redacted sample."""
+    from scrubber.pipeline import Scrubber
+
+    for scope in ("regions", "image"):
+        r = Scrubber(Policy(verify_scope=scope)).process(SAMPLES / "monitor_patient_list.jpg")
+        assert r.status is Status.REDACTED, (scope, r.reasons)
+        assert "verify:text-ocr" in r.timings  # the detectors really re-ran
+
+
 def test_unreadable_input_is_a_blocked_result_not_an_exception(scrubber, tmp_path):
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0garbage")

@@ -61,15 +61,26 @@ class _Block:
         return float(np.median(self.heights)) if self.heights else 10.0
 
 
-def _lines(found: tuple[Detection, ...]) -> list[tuple[Box, int, bool]]:
-    """(line box, type height, holds a digit): the height is the median word
-    height, which a tilted line's axis-aligned box would overstate."""
-    groups: dict[tuple, list[Detection]] = {}
+def _lines(found: tuple[Detection, ...], readable: float = 0.5) -> list[tuple[Box, int, bool]]:
+    """(line box, type height, may hold a digit): the height is the median word
+    height, which a tilted line's axis-aligned box would overstate. A line the OCR also read
+    turned 180 degrees comes back twice (keys (i,) and (i, 1)); the reading with the higher
+    word scores is kept, so a three-line sign is not counted as six lines, nor given digits
+    by an upside-down misread. A line nobody could read (scores below ``readable``) may hold
+    digits as far as anyone knows: it counts as numeric (fail closed)."""
+    readings: dict[tuple, list[Detection]] = {}
     for det in found:
         if det.kind is Kind.TEXT and det.line is not None:
-            groups.setdefault(det.line, []).append(det)
+            readings.setdefault(det.line, []).append(det)
+    best: dict[int, list[Detection]] = {}
+    for key, dets in readings.items():
+        other = best.get(key[0])
+        if other is None or np.mean([d.score for d in dets]) > np.mean([d.score for d in other]):
+            best[key[0]] = dets
     return [(union(d.box for d in dets), max(1, int(np.median([d.box.height for d in dets]))),
-             any(c.isdigit() for d in dets for c in d.text or "")) for dets in groups.values()]
+             any(c.isdigit() for d in dets for c in d.text or "") or
+             max(0.0 if "unreadable" in d.evidence else d.score for d in dets) < readable)
+            for dets in best.values()]
 
 
 def _linked(a: Box, ha: int, b: Box, hb: int, s: SurfaceSettings) -> bool:

@@ -258,6 +258,7 @@ class TesseractText:
         for line in lines:
             self._cut(gray, line)
         self._read(lines)
+        keys = [(i,) for i in range(len(lines))]
         retry = [i for i, line in enumerate(lines) if line.quality < self.settings.retry_conf]
         if retry:
             turned = [_Line(_flip(lines[i].quad), lines[i].score) for i in retry]
@@ -266,17 +267,22 @@ class TesseractText:
             self._read(turned)
             # Tesseract reads upside-down text as confident nonsense, so confidence cannot pick
             # the orientation: both readings are kept (each maps back to the same pixels) and
-            # the recognizers see both. Nonsense rarely matches an identifier pattern.
-            lines.extend(new for new in turned if new.words)
+            # the recognizers see both. Nonsense rarely matches an identifier pattern. The turned
+            # reading's line key is (original line, 1): its own line for the recognizers, and
+            # recognisably the same line for the surface detector.
+            for i, new in zip(retry, turned):
+                if new.words:
+                    lines.append(new)
+                    keys.append((i, 1))
 
         out: list[Detection] = []
-        for index, line in enumerate(lines):
+        for key, line in zip(keys, lines):
             read = [(t, c, b) for t, c, b in line.words if c >= self.settings.min_conf]
             if not read:
                 xs, ys = line.quad[:, 0], line.quad[:, 1]
                 box = Box(int(xs.min()), int(ys.min()), int(np.ceil(xs.max())), int(np.ceil(ys.max())))
                 out.append(
-                    Detection(Kind.TEXT, box, min(1.0, line.score), self.name, evidence=("unreadable",), line=(index,))
+                    Detection(Kind.TEXT, box, min(1.0, line.score), self.name, evidence=("unreadable",), line=key)
                 )
                 continue
             for text, conf, box in line.words:
@@ -287,7 +293,7 @@ class TesseractText:
                         min(1.0, conf / 100.0),
                         self.name,
                         text=text,
-                        line=(index,),
+                        line=key,
                     )
                 )
         return tuple(out)

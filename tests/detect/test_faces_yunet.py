@@ -36,13 +36,20 @@ def test_finds_a_face_turned_90_degrees(yunet, k):
     assert _found(dets, expected)
 
 
-def test_small_face_in_a_large_frame_is_found_by_tiling(yunet):
-    """A 30-px face in a 4000x3000 frame disappears at 960 px; the tiles keep it."""
-    small = rgb("group_photo.jpg")[850:950, 1600:1700]  # the background face
-    canvas = np.full((3000, 4000, 3), 180, np.uint8)
-    canvas[2000:2100, 3000:3100] = small
-    dets = yunet.detect(Frame(canvas))
-    assert any(3000 <= (d.box.x0 + d.box.x1) / 2 <= 3100 and 2000 <= (d.box.y0 + d.box.y1) / 2 <= 2100 for d in dets)
+def test_small_face_in_a_large_frame_is_found_by_the_fine_level(yunet):
+    """A 40-px face in a 4000x3000 frame is 10 px at 960 px and lost; the 1920-px level keeps it.
+    (40 px is the documented floor for 12-MP photos; below it YuNet at 1920 px is hit and miss.)"""
+    import cv2
+
+    small = rgb("group_photo.jpg")[850:950, 1600:1700]  # the background face, 35 px tall
+    small = cv2.resize(small, None, fx=40 / 35, fy=40 / 35, interpolation=cv2.INTER_AREA)
+    for oy, ox in ((2000, 3000), (500, 700)):
+        canvas = np.full((3000, 4000, 3), 180, np.uint8)
+        canvas[oy : oy + small.shape[0], ox : ox + small.shape[1]] = small
+        assert not any(d.evidence == ("whole",) for d in yunet.detect(Frame(canvas[::4, ::4].copy())))
+        dets = yunet.detect(Frame(canvas))
+        assert any(ox <= (d.box.x0 + d.box.x1) / 2 <= ox + small.shape[1] and
+                   oy <= (d.box.y0 + d.box.y1) / 2 <= oy + small.shape[0] for d in dets)
 
 
 @pytest.mark.parametrize("cover", ["mask", "side"])

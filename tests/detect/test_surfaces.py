@@ -99,3 +99,22 @@ def test_surfaces_covering_most_of_the_photo_block_it(scrubber):
     result = scrubber.process(SAMPLES / "clipboard_chart.jpg")
     assert result.status.value == "blocked"
     assert any(r.startswith("surface-too-large:0.4") for r in result.reasons)
+
+
+def test_a_line_read_twice_counts_once_and_unreadable_lines_may_hold_digits():
+    """The OCR reads a poor line again turned 180 degrees (key (i, 1)); the better reading
+    stands for the line. A line nobody could read counts as possibly numeric (fail closed)."""
+    from scrubber.detect.surfaces import _lines
+    from scrubber.detection import Box, Detection
+
+    def word(text, line, score, y):
+        return Detection(Kind.TEXT, Box(10, y, 200, y + 20), score, "text-ocr", text=text, line=line)
+
+    found = (
+        word("Wash", (0,), 0.9, 0), word("hands", (0,), 0.92, 0), word("5uey", (0, 1), 0.4, 0),
+        word("Pharmacy", (1,), 0.88, 40), word("0Ol", (1, 1), 0.3, 40),
+        word("???", (2,), 0.2, 80), word("~~", (2, 1), 0.1, 80),
+    )
+    lines = _lines(found)
+    assert len(lines) == 3
+    assert [numeric for _, _, numeric in lines] == [False, False, True]

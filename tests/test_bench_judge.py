@@ -1,0 +1,71 @@
+"""The leak benchmark's judge (bench/leaks.py) on real images: it must call an untouched
+identifier, face and barcode a leak and a properly redacted one not (else RESULTS.md lies)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from scrubber.imageio import load
+from scrubber.policy import Status
+from tests.conftest import ROOT, SAMPLES
+
+sys.path.insert(0, str(ROOT / "bench"))
+import leaks  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def judge():
+    return leaks.Judge()
+
+
+def _truth(name: str) -> dict:
+    return json.loads((SAMPLES / name).with_suffix(".truth.json").read_text())
+
+
+def test_identifiers_and_barcode_readable_until_filled(judge):
+    px = load(SAMPLES / "wristband.jpg").frames[0].pixels
+    truth = _truth("wristband.jpg")
+    filled = px.copy()
+    for ident in truth["identifiers"]:
+        assert judge.text_readable(px, ident), ident["label"]
+        x0, y0, x1, y1 = ident["box"]
+        filled[y0 - 4 : y1 + 4, x0 - 4 : x1 + 4] = 0
+        assert not judge.text_readable(filled, ident, px), ident["label"]
+    (code,) = truth["barcodes"]
+    assert judge.barcode(px, code)
+    x0, y0, x1, y1 = code["box"]
+    filled[y0:y1, x0:x1] = 0
+    assert not judge.barcode(filled, code)
+
+
+def test_a_half_covered_identifier_is_judged_by_reading_not_by_shortcut(judge):
+    px = load(SAMPLES / "clipboard_chart.jpg").frames[0].pixels
+    ident = next(i for i in _truth("clipboard_chart.jpg")["identifiers"] if i["label"] == "EMAIL")
+    x0, y0, x1, y1 = ident["box"]
+    half = px.copy()
+    half[y0:y1, x0 : x0 + (x1 - x0) // 5] = 0  # the first fifth hidden: most of the address still reads
+    assert judge.text_readable(half, ident, px)
+
+
+def test_faces_leak_until_scrubber_blurs_them(judge, scrubber, tmp_path):
+    src = SAMPLES / "group_photo.jpg"
+    px = load(src).frames[0].pixels
+    big = [f for f in _truth("group_photo.jpg")["faces"] if f[3] - f[1] >= 100]
+    for box in big:
+        assert judge.face_found(px, px, box) == {"detected": True, "same_person": True, "unchanged": True}
+    r = scrubber.process(src, out=tmp_path / "safe.jpg")
+    assert r.status is Status.REDACTED
+    out = leaks._pixels(tmp_path / "safe.jpg")
+    for box in big:
+        assert not any(judge.face_found(px, out, box).values()), box
+
+
+def test_similarity_is_a_best_window_fuzzy_match():
+    assert leaks.Judge.similar("00734519", "MRN: 00734519") == 1.0
+    assert leaks.Judge.similar("00734519", "MRN: 0O734519") >= 0.8
+    assert leaks.Judge.similar("00734519", "MRN: 4519") < 0.8
+    assert np.isclose(leaks.Judge.similar("", "x"), 0.0)
