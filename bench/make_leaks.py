@@ -147,8 +147,9 @@ def band_scene(rnd, img, truth, faces):
     s.text((20, 108), f"MRN: [[{mrn}]]", 26, label="MRN")
     s.paste_barcode((560, 24), mrn, "Code128", (400, 130))
     arm_y = rnd.uniform(0.3, 0.6) * img.height
-    ImageDraw.Draw(img).rounded_rectangle((0.05 * img.width, arm_y, 0.95 * img.width, arm_y + 0.3 * img.height),
-                                          int(0.1 * img.height), fill=rnd.choice([(214, 170, 140), (150, 105, 75)]))
+    arm = (0.05 * img.width, arm_y, 0.95 * img.width, arm_y + 0.3 * img.height)
+    ImageDraw.Draw(img).rounded_rectangle(arm, int(0.1 * img.height), fill=rnd.choice([(214, 170, 140), (150, 105, 75)]))
+    truth.setdefault("occluders", []).append([[arm[0], arm[1]], [arm[2], arm[1]], [arm[2], arm[3]], [arm[0], arm[3]]])
     w, h = s.img.width * rnd.uniform(0.8, 1.1) * k, s.img.height * rnd.uniform(0.8, 1.1) * k
     x, y = rnd.uniform(0.08, 0.3) * img.width, arm_y + 0.15 * img.height - h / 2
     _warp(img, s, _quad(rnd, x, y, w, h, 0.04), truth)
@@ -205,12 +206,13 @@ MAKERS = {"people": lambda rnd, img, truth, faces: _people(rnd, img, truth, face
 
 
 def _drop_hidden_faces(truth: dict) -> None:
-    """A sheet pasted over a face hides it: such a face is no longer ground truth."""
+    """A sheet or forearm drawn over a face hides it: such a face is no longer ground truth."""
     import cv2
 
     def hidden(box) -> bool:
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-        return any(cv2.pointPolygonTest(np.float32(poly), (cx, cy), False) >= 0 for poly in truth["surfaces"])
+        covers = truth["surfaces"] + truth.get("occluders", [])
+        return any(cv2.pointPolygonTest(np.float32(poly), (cx, cy), False) >= 0 for poly in covers)
 
     truth["faces"] = [f for f in truth["faces"] if not hidden(f)]
 
