@@ -7,8 +7,8 @@ classical geometry built on what the text and barcode detectors already found:
 1. **text blocks**: text lines (OCR words grouped by line, plus lines found but unreadable)
    are linked when they are close, of similar height and aligned; barcodes join the block
    they touch. A block of at least ``min_lines`` lines holding a number (MRN, DOB, room), or
-   one line beside a barcode, is a candidate; large type and a few lines without any digit
-   (banners, posters, signs) are not.
+   one line beside a barcode, is a candidate; large type and a few lines without a number
+   (three digits or a date: "Visiting hours 9-5" is signage) are not.
 2. **surface outline**: the surface's background colour is the block's dominant colour, and a
    flood fill from points of that colour (tolerance ``flood_tolerance``) on a smoothed copy grows to the
    surface's edge (bezel, paper edge, band edge). The outline is the convex hull of the
@@ -23,6 +23,8 @@ A screen showing nothing (dark, blank, screensaver) has no text block and is lef
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,7 +36,7 @@ from scrubber.imageio import Frame
 @dataclass(frozen=True)
 class SurfaceSettings:
     min_lines: int = 2  # text lines a block needs (one line is enough beside a barcode)
-    signage_lines: int = 3  # up to this many lines without any digit is signage, not a chart
+    signage_lines: int = 3  # up to this many lines without a number is signage, not a chart
     max_line_share: float = 0.08  # type taller than this share of the image height is signage
     link_gap: float = 2.2  # lines join a block when the vertical gap is below this many line heights
     height_ratio: float = 1.8  # ... and their heights differ by less than this factor
@@ -50,7 +52,7 @@ class _Block:
     boxes: list[Box]
     heights: list[int]
     barcodes: list[Box]
-    numeric: int = 0  # lines holding a digit
+    numeric: int = 0  # lines holding a number (or unreadable)
 
     @property
     def box(self) -> Box:
@@ -62,7 +64,7 @@ class _Block:
 
 
 def _lines(found: tuple[Detection, ...], readable: float = 0.5) -> list[tuple[Box, int, bool]]:
-    """(line box, type height, may hold a digit): the height is the median word
+    """(line box, type height, may hold a number): the height is the median word
     height, which a tilted line's axis-aligned box would overstate. A line the OCR also read
     turned 180 degrees comes back twice (keys (i,) and (i, 1)); the reading with the higher
     word scores is kept, so a three-line sign is not counted as six lines, nor given digits
@@ -78,9 +80,14 @@ def _lines(found: tuple[Detection, ...], readable: float = 0.5) -> list[tuple[Bo
         if other is None or np.mean([d.score for d in dets]) > np.mean([d.score for d in other]):
             best[key[0]] = dets
     return [(union(d.box for d in dets), max(1, int(np.median([d.box.height for d in dets]))),
-             any(c.isdigit() for d in dets for c in d.text or "") or
+             bool(_NUMBER.search(" ".join(d.text or "" for d in dets))) or
              max(0.0 if "unreadable" in d.evidence else d.score for d in dets) < readable)
             for dets in best.values()]
+
+
+# what makes a line "numeric": a run of three digits (MRN, room, account, phone, year, BP
+# 120/80) or a date; "Visiting hours 9-5" or "Huddle 8:00" on a sign is not
+_NUMBER = re.compile(r"\d{3}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2}")
 
 
 def _linked(a: Box, ha: int, b: Box, hb: int, s: SurfaceSettings) -> bool:
@@ -132,7 +139,7 @@ class Surfaces:
                 near[0].barcodes.append(det.box)
             else:
                 blocks.append(_Block([], [], [det.box]))
-        # signage (posters, banners) is a few lines without a single digit: charts, lists,
+        # signage (posters, banners) is a few lines without a number: charts, lists,
         # labels and bands carry numbers (MRN, DOB, room); a long text block counts anyway
         return [blk for blk in blocks if blk.barcodes and blk.boxes or len(blk.boxes) >= s.min_lines and (
                 blk.numeric or len(blk.boxes) > s.signage_lines)]

@@ -111,10 +111,21 @@ def test_a_line_read_twice_counts_once_and_unreadable_lines_may_hold_digits():
         return Detection(Kind.TEXT, Box(10, y, 200, y + 20), score, "text-ocr", text=text, line=line)
 
     found = (
-        word("Wash", (0,), 0.9, 0), word("hands", (0,), 0.92, 0), word("5uey", (0, 1), 0.4, 0),
+        word("Wash", (0,), 0.9, 0), word("hands", (0,), 0.92, 0), word("5u3y", (0, 1), 0.4, 0),
         word("Pharmacy", (1,), 0.88, 40), word("0Ol", (1, 1), 0.3, 40),
         word("???", (2,), 0.2, 80), word("~~", (2, 1), 0.1, 80),
     )
     lines = _lines(found)
     assert len(lines) == 3
     assert [numeric for _, _, numeric in lines] == [False, False, True]
+
+
+@pytest.mark.parametrize("text, numeric", [("Visiting hours 9-5", False), ("Huddle 8:00", False), ("Rm 301", True),
+                                           ("DOB 03/14/58", True), ("MRN: 00482913", True), ("BP 120/80", True)])
+def test_a_number_is_three_digits_or_a_date(text, numeric):
+    from scrubber.detect.surfaces import _lines
+    from scrubber.detection import Box, Detection
+
+    found = tuple(Detection(Kind.TEXT, Box(10 + 60 * i, 0, 60 + 60 * i, 20), 0.9, "text-ocr", text=w, line=(0,))
+                  for i, w in enumerate(text.split()))
+    assert _lines(found)[0][2] is numeric
