@@ -107,11 +107,29 @@ class Frame:
             s = self.scale_for(max_side)
             if s < 1.0:
                 size = (max(1, round(self.width * s)), max(1, round(self.height * s)))
-                img = cv2.resize(self.pixels, size, interpolation=cv2.INTER_AREA)
+                img = cv2.resize(self._halved(max_side), size, interpolation=cv2.INTER_AREA)
             else:
                 img = self.pixels
             self._cache[key] = (img, self.width / img.shape[1])
         return self._cache[key]
+
+    def _halved(self, max_side: int) -> np.ndarray:
+        """The smallest cached exact halving of the frame whose long side is still at least
+        ``max_side``: a 2:1 area resize is a fast path in OpenCV (5 ms for 12 MP against 70 ms
+        for an arbitrary factor), so every smaller size starts from the nearest halving."""
+        import cv2
+
+        img = self.pixels
+        level = 0
+        while max(img.shape[:2]) >= 2 * max_side and min(img.shape[:2]) >= 4:
+            level += 1
+            key = ("half", level)
+            if key not in self._cache:
+                h, w = img.shape[:2]
+                self._cache[key] = cv2.resize(img[: h - h % 2, : w - w % 2], (w // 2, h // 2),
+                                              interpolation=cv2.INTER_AREA)
+            img = self._cache[key]
+        return img
 
     def gray(self, max_side: int) -> tuple[np.ndarray, float]:
         key = ("gray", max_side)
@@ -314,6 +332,7 @@ def fsync_dir(folder: Path) -> None:
 # ---------------------------------------------------------------- metadata proof
 
 _JPEG_ALLOWED = {0xC0, 0xC1, 0xC2, 0xC4, 0xDB, 0xDD, 0xDA, 0xE0}  # SOFn, DHT, DQT, DRI, SOS, APP0(JFIF)
+_JPEG_STUFFED = {0x00, *range(0xD0, 0xD8)}  # 0xFF00 escapes and restart markers inside scan data
 _PNG_ALLOWED = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"sRGB", b"pHYs"}
 _WEBP_ALLOWED = {b"VP8 ", b"VP8L", b"VP8X", b"ALPH", b"ANIM", b"ANMF"}
 
@@ -351,8 +370,12 @@ def _jpeg_problems(data: bytes) -> list[str]:
             problems.append("JFIF thumbnail")
         pos += 2 + seglen
         if marker == 0xDA:  # entropy-coded data: skip to the next real marker
-            while pos + 1 < len(data):
-                if data[pos] == 0xFF and data[pos + 1] not in (0x00, *range(0xD0, 0xD8)):
+            while True:
+                pos = data.find(b"\xff", pos)
+                if pos < 0 or pos + 1 >= len(data):
+                    pos = len(data)
+                    break
+                if data[pos + 1] not in _JPEG_STUFFED:
                     break
                 pos += 1
     return problems + ["no end-of-image marker"]

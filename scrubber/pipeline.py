@@ -115,17 +115,25 @@ class Scrubber:
         return tuple(decided.get(id(d), d) for d in found)
 
     def verify(self, pixels: np.ndarray, regions: tuple[Region, ...], timings: dict[str, float],
-               kept_faces: tuple[Detection, ...] = ()) -> tuple[str, ...]:
+               kept_faces: tuple[Detection, ...] = (), detections: tuple[Detection, ...] = ()) -> tuple[str, ...]:
         """Re-check the decoded safe copy; whatever the policy would still act on is a residual.
 
         1. Every filled region must be solid fill colour in the decoded pixels (a redactor that
            painted nothing, or the wrong place, fails here whatever any detector thinks).
-        2. The detectors run again where pixels changed (``verify_scope = "regions"``): on crops
-           around every blurred face and every filled box, grown so a half-covered word or face
-           is seen whole, packed side by side into one canvas as wide as the photo (so each
-           detector works at the scale it had in the first pass, with one call). Outside the
-           crops the safe copy holds the pixels the first pass judged. Large fills (surfaces)
-           are proven by step 1; ``"image"`` re-detects everywhere.
+        2. Where pixels changed, the question is asked again (``verify_scope = "regions"``).
+           Outside the redactions the safe copy holds the pixels the first pass judged.
+
+           * Faces: the face detectors run on crops around every redacted face, grown so a
+             half-covered face is seen whole, packed side by side into one canvas as wide as
+             the photo (each detector works at its first-pass scale, with one call).
+           * Text: every text line the first pass found that a redaction touches is read
+             again from the safe copy at the same quadrilateral (one Tesseract call, see
+             ``TesseractText.reread``) and the recognizers run on what is still readable: a
+             fill that missed part of an MRN leaves a readable MRN. Lines that cannot be read
+             any more are what redaction is for, so "unreadable" is no residual here.
+           * Barcodes: zxing runs on crops around the filled barcodes, packed the same way.
+
+           ``"image"`` re-runs every detector on the whole safe copy instead.
 
         A face detector still sees a head-shaped blob where a face was destroyed: a face whose
         centre lies in a region we blurred counts only if the detector is sure of it
@@ -134,13 +142,25 @@ class Scrubber:
         reasons = [f"verify:residual:unfilled:{i}" for i in _unfilled(pixels, regions, self.fill.color)]
         acted = {k for k, a in self.policy.actions.items() if a is not Action.KEEP}
         height, width = pixels.shape[:2]
-        areas = _verify_areas(regions, width, height, self.policy.verify_scope == "image")
+        whole = self.policy.verify_scope == "image"
+        groups = [(tuple(r for r in regions if r.kind is Kind.FACE), {Kind.FACE} & acted),
+                  (tuple(r for r in regions if r.kind is Kind.BARCODE), {Kind.BARCODE} & acted)]
+        if whole:
+            groups = [(regions, acted | {Kind.TEXT})]
         found: list[Detection] = []
-        errors: tuple[str, ...] = ()
-        if areas:
+        errors: list[str] = []
+        for group, kinds in groups:
+            areas = _verify_areas(group, width, height, whole) if kinds else []
+            if not areas:
+                continue
             canvas, placed = _pack(pixels, areas)
-            dets, errors = self.find(Frame(canvas), timings, kinds=acted | {Kind.TEXT}, prefix="verify:")
-            found = [d for d in (_unpack(d, placed) for d in dets) if d is not None]
+            dets, errs = self.find(Frame(canvas), timings, kinds=kinds, prefix="verify:")
+            found += [d for d in (_unpack(d, placed) for d in dets) if d is not None]
+            errors += errs
+        if not whole:
+            dets, errs = self.reread(Frame(pixels), regions, detections, timings)
+            found += dets
+            errors += errs
         blurred = [r.box for r in regions if r.action is Action.BLUR]
 
         def destroyed(det: Detection) -> bool:
@@ -154,6 +174,32 @@ class Scrubber:
         reasons += [f"verify:residual:{r.split(':', 1)[1]}" for r in residual.reasons if ":" in r]
         reasons += [f"verify:{e}" for e in dict.fromkeys(errors)]
         return tuple(dict.fromkeys(reasons))
+
+    def reread(self, frame: Frame, regions: tuple[Region, ...], detections: tuple[Detection, ...],
+               timings: dict[str, float]) -> tuple[list[Detection], list[str]]:
+        """Read again the first pass's text lines that a non-face redaction touches; return
+        the identifiers still readable (and detector errors)."""
+        reader = next((d for d in self.detectors if hasattr(d, "reread")), None)
+        touched = [r.box for r in regions if r.kind is not Kind.FACE]
+        if reader is None or not touched:
+            return [], []
+        quads = {d.polygon for d in detections if d.kind is Kind.TEXT and d.polygon
+                 and any(_touch(d.box, b) for b in touched)}
+        if not quads:
+            return [], []
+        t = time.perf_counter()
+        try:
+            words = tuple(w for w in reader.reread(frame, sorted(quads)) if "unreadable" not in w.evidence)
+            found = list(identifiers.recognize(words, self.recognizers, self.analyzer)) if words else []
+            errors: list[str] = []
+        except DetectorFailed as err:
+            found, errors = [], [err.tag if err.tag != "detector-error" else f"detector-error:{reader.name}"]
+            log.warning("%s", err)
+        except Exception as err:  # fail closed
+            found, errors = [], [f"detector-error:{reader.name}"]
+            log.warning("%s re-read failed: %s: %s", reader.name, type(err).__name__, err)
+        timings[f"verify:{reader.name}"] = time.perf_counter() - t
+        return found, errors
 
     # ------------------------------------------------------------ one file
 
@@ -215,7 +261,7 @@ class Scrubber:
             t = time.perf_counter()
             decoded = np.asarray(_decode(data))
             kept = tuple(d for d in detections if d.kind is Kind.FACE and d.label == CONSENTED)
-            residual = self.verify(decoded, verdict.regions, timings, kept)
+            residual = self.verify(decoded, verdict.regions, timings, kept, tuple(detections))
             timings["verify"] = time.perf_counter() - t
             if residual:
                 return self._done(name, _blocked(verdict, residual), detections, base, timings, t0)
@@ -249,6 +295,10 @@ _KINDS: dict[str, set[Kind]] = {
     "barcodes": {Kind.BARCODE},
     "surfaces": {Kind.SCREEN, Kind.DOCUMENT, Kind.WHITEBOARD, Kind.WRISTBAND},
 }
+
+
+def _touch(a: Box, b: Box) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
 
 
 def _unfilled(pixels: np.ndarray, regions: tuple[Region, ...], color: tuple[int, int, int],

@@ -179,6 +179,7 @@ class Region:
     action: Action
     ellipse: bool = False
     polygon: tuple[tuple[int, int], ...] | None = None
+    kind: Kind | None = None  # what was found there (verify re-runs only the detectors for it)
 
 
 @dataclass(frozen=True)
@@ -258,7 +259,7 @@ def decide(detections: tuple[Detection, ...], policy: Policy, width: int, height
         box = clip(box, width, height)
         if not box.area:
             continue
-        regions.append(Region(box, action, ellipse=det.kind is Kind.FACE, polygon=polygon))
+        regions.append(Region(box, action, ellipse=det.kind is Kind.FACE, polygon=polygon, kind=det.kind))
         reasons.append(f"{action.value}:{tag}")
     share = _union_share(surfaces, width, height) if surfaces else 0.0
     if share > policy.surface_block_share:

@@ -100,7 +100,7 @@ class Review:
                 box, action = grow(d.box, pixels=max(2, int(d.box.height * self.policy.text_margin))), Action.FILL
             box = clip(box, image.width, image.height)
             if box.area:
-                regions.append(Region(box, action, ellipse=d.kind is Kind.FACE))
+                regions.append(Region(box, action, ellipse=d.kind is Kind.FACE, kind=d.kind))
         out = apply(px, tuple(regions), Fill(self.policy.fill_color), Blur())
         if boxes:
             import cv2

@@ -31,8 +31,8 @@ from scrubber.imageio import Frame
 
 @dataclass(frozen=True)
 class TextSettings:
-    det_side: int = 1600  # long side of the image the line detector sees
-    fine_side: int = 3200  # second level for small text in large frames (tiles, gated by edges)
+    det_side: int = 1280  # long side of the image the line detector sees
+    fine_side: int = 3200  # second level for small text (patches, gated by edges), every frame
     tile: int = 1536  # largest patch side handed to the line detector on the fine level
     small_text_px: tuple[int, int] = (4, 22)  # word heights (at fine_side) the fine level looks for
     fine_zoom: float = 2.0
@@ -76,6 +76,28 @@ def _order(quad: np.ndarray) -> np.ndarray:
     if h > 1.5 * w:  # vertical line: text reads top-to-bottom (turned 90 degrees clockwise)
         return np.stack([p1, p2, p3, p0])
     return quad
+
+
+def _height(quad: np.ndarray) -> float:
+    p0, p1, p2, p3 = quad
+    return float(np.linalg.norm(p3 - p0) + np.linalg.norm(p2 - p1)) / 2
+
+
+def _rows(boxes: list[tuple[int, int, int, int]]) -> int:
+    """How many rows (vertically disjoint bands) the (x, y, w, h) boxes stand in."""
+    rows, bottom = 0, -1
+    for _, y, _, bh in sorted(boxes, key=lambda b: b[1]):
+        if y >= bottom:
+            rows += 1
+        bottom = max(bottom, y + bh) if y < bottom else y + bh
+    return rows
+
+
+def _inside(quad: np.ndarray, outer: np.ndarray) -> bool:
+    import cv2
+
+    cx, cy = quad.mean(axis=0)
+    return cv2.pointPolygonTest(outer.astype(np.float32).reshape(-1, 1, 2), (float(cx), float(cy)), False) >= 0
 
 
 def _flip(quad: np.ndarray) -> np.ndarray:
@@ -131,11 +153,15 @@ class TesseractText:
         s = self.settings
         img, back = frame.resized(s.det_side)
         lines = [_Line(_order(quad * back), score) for quad, score in self._det_boxes(img)]
-        if max(frame.width, frame.height) > s.det_side * 1.25 and s.fine_side > s.det_side:
-            lines += self._find_small_lines(frame, lines)
+        if s.fine_side > s.det_side:  # 8-14 px type is lost even at 1600 px: every frame
+            small, blocks = self._find_small_lines(frame, lines)
+            # a coarse "line" holding rows of small words was a block of small type seen whole:
+            # the small lines found inside it replace it
+            lines = [ln for i, ln in enumerate(lines)
+                     if not (i in blocks and any(_inside(f.quad, ln.quad) for f in small))] + small
         return lines
 
-    def _find_small_lines(self, frame: Frame, coarse: list[_Line]) -> list[_Line]:
+    def _find_small_lines(self, frame: Frame, coarse: list[_Line]) -> tuple[list[_Line], set[int]]:
         """Second level for small text: find word-shaped blobs (short, wide, dense) at
         ``fine_side`` that the coarse pass left unexplained, group them into patches, cut each
         patch from the full-resolution frame and run the line detector on it enlarged."""
@@ -144,17 +170,29 @@ class TesseractText:
         s = self.settings
         gray, back = frame.gray(s.fine_side)
         h, w = gray.shape
-        covered = np.zeros(gray.shape, np.uint8)
-        for line in coarse:
-            cv2.fillPoly(covered, [np.round(line.quad / back).astype(np.int32)], 1)
+        # each coarse line's index over its pixels (smaller lines drawn last, on top)
+        order = sorted(range(len(coarse)), key=lambda i: -_height(coarse[i].quad))
+        owner = np.zeros(gray.shape, np.int32)
+        for i in order:
+            cv2.fillPoly(owner, [np.round(coarse[i].quad / back).astype(np.int32)], i + 1)
         grad = cv2.morphologyEx(gray, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
         _, binary = cv2.threshold(grad, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
         binary = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (9, 1)))
-        binary[covered > 0] = 0
         count, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
-        words = np.zeros((h // 8 + 1, w // 8 + 1), np.uint8)  # 8-px cells holding word-shaped blobs
+        blobs: dict[int, list] = {}
         for x, y, bw, bh, area in stats[1:count]:
             if s.small_text_px[0] <= bh <= s.small_text_px[1] and bw >= 1.5 * bh and area >= 0.3 * bw * bh:
+                blobs.setdefault(int(owner[y + bh // 2, x + bw // 2]), []).append((x, y, bw, bh))
+        # word blobs inside a coarse line are its own words, unless they stand in two or more
+        # rows: then the "line" was a block of small type (a label) the coarse pass saw whole
+        words = np.zeros((h // 8 + 1, w // 8 + 1), np.uint8)  # 8-px cells holding word-shaped blobs
+        blocks: set[int] = set()
+        for index, members in blobs.items():
+            if index and _rows(members) < 2:
+                continue
+            if index:
+                blocks.add(index - 1)
+            for x, y, bw, bh in members:
                 words[y // 8 : (y + bh) // 8 + 1, x // 8 : (x + bw) // 8 + 1] = 1
         words = cv2.dilate(words, np.ones((5, 9), np.uint8))
         count, _, stats, _ = cv2.connectedComponentsWithStats(words)
@@ -168,7 +206,7 @@ class TesseractText:
             patch = cv2.resize(full[y0:y1, x0:x1], None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC)
             for quad, score in self._det_boxes(patch):
                 found.append(_Line(_order(quad / zoom + np.float32([x0, y0])), score))
-        return found
+        return found, blocks
 
     def _cut(self, gray: np.ndarray, line: _Line) -> None:
         """Warp the line upright at ``line_height`` pixels, with a margin, dark text on light."""
@@ -274,26 +312,35 @@ class TesseractText:
                 if new.words:
                     lines.append(new)
                     keys.append((i, 1))
+        return self._detections(keys, lines)
 
+    def reread(self, frame: Frame, quads: list[tuple[tuple[int, int], ...]]) -> tuple[Detection, ...]:
+        """Read the given line quadrilaterals again (one Tesseract call, no line detection):
+        the residual check of a redacted copy re-reads the lines a first pass found where
+        redactions now lie. Each quad keeps its orientation (first point at the text's
+        top-left), so upside-down lines are read as the first pass read them."""
+        if not quads:
+            return ()
+        gray, _ = frame.gray(max(frame.width, frame.height))
+        lines = [_Line(np.asarray(q, np.float32), 1.0) for q in quads]
+        for line in lines:
+            self._cut(gray, line)
+        self._read(lines)
+        return self._detections([(i,) for i in range(len(lines))], lines)
+
+    def _detections(self, keys: list[tuple[int, ...]], lines: list[_Line]) -> tuple[Detection, ...]:
+        """Words (and lines nobody could read) as detections; each carries its line's quad."""
         out: list[Detection] = []
         for key, line in zip(keys, lines):
+            quad = tuple((int(round(x)), int(round(y))) for x, y in line.quad)
             read = [(t, c, b) for t, c, b in line.words if c >= self.settings.min_conf]
             if not read:
                 xs, ys = line.quad[:, 0], line.quad[:, 1]
                 box = Box(int(xs.min()), int(ys.min()), int(np.ceil(xs.max())), int(np.ceil(ys.max())))
-                out.append(
-                    Detection(Kind.TEXT, box, min(1.0, line.score), self.name, evidence=("unreadable",), line=key)
-                )
+                out.append(Detection(Kind.TEXT, box, min(1.0, line.score), self.name, evidence=("unreadable",),
+                                     polygon=quad, line=key))
                 continue
             for text, conf, box in line.words:
-                out.append(
-                    Detection(
-                        Kind.TEXT,
-                        self._to_full(line, box),
-                        min(1.0, conf / 100.0),
-                        self.name,
-                        text=text,
-                        line=key,
-                    )
-                )
+                out.append(Detection(Kind.TEXT, self._to_full(line, box), min(1.0, conf / 100.0), self.name,
+                                     text=text, polygon=quad, line=key))
         return tuple(out)
