@@ -140,6 +140,12 @@ def run_peers(python: str, set_dir: Path, out: Path, shards: int = 2) -> dict:
 # ------------------------------------------------------------------ judging
 
 
+def _flat(crop: np.ndarray) -> bool:
+    """Painted one colour: 98% of the pixels within 12 levels of the median colour."""
+    b = crop.astype(np.int16)
+    return bool(b.size) and (np.abs(b - np.median(b.reshape(-1, 3), axis=0)).max(axis=2) < 12).mean() > 0.98
+
+
 class Judge:
     def __init__(self):
         import face_recognition
@@ -222,7 +228,7 @@ class Judge:
             a, b = original[y0:y1, x0:x1].astype(np.int16), pixels[y0:y1, x0:x1].astype(np.int16)
             if a.size and np.abs(a - b).mean() < 2:
                 return True
-            if b.size and (np.abs(b - np.median(b.reshape(-1, 3), axis=0)).max(axis=2) < 12).mean() > 0.98:
+            if _flat(pixels[y0:y1, x0:x1]):
                 return False
         return any(self.similar(ident["text"], t) >= 0.8 for t in self.read(pixels, ident["box"]))
 
@@ -233,6 +239,10 @@ class Judge:
         x0, y0, x1, y1 = box
         H, W = output.shape[:2]
         w, h = x1 - x0, y1 - y0
+        if _flat(output[y0:y1, x0:x1]):
+            # painted one colour: nothing of the face is left (face_recognition still returns an
+            # encoding for a black square, and once in a hundred it lands nearest the original)
+            return {"detected": False, "same_person": False, "unchanged": False}
         cx0, cy0 = max(0, int(x0 - 0.6 * w)), max(0, int(y0 - 0.6 * h))
         cx1, cy1 = min(W, int(x1 + 0.6 * w)), min(H, int(y1 + 0.6 * h))
         k = min(4.0, 120 / max(1, h))

@@ -131,6 +131,12 @@ class Frame:
             img = self._cache[key]
         return img
 
+    def memo(self, key: tuple, make):
+        """``make()`` once per frame under ``key`` (a derived picture several stages share)."""
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
     def gray(self, max_side: int) -> tuple[np.ndarray, float]:
         key = ("gray", max_side)
         if key not in self._cache:

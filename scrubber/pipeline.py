@@ -124,14 +124,16 @@ class Scrubber:
            Outside the redactions the safe copy holds the pixels the first pass judged.
 
            * Faces: the face detectors run on crops around every redacted face, grown so a
-             half-covered face is seen whole, packed side by side into one canvas as wide as
-             the photo (each detector works at its first-pass scale, with one call).
+             half-covered face is seen whole, each resized so the face is the size the
+             detectors find best (``_face_crops``), packed side by side into one small canvas:
+             one call per detector, and no small-face level to pay for.
            * Text: every text line the first pass found that a redaction touches is read
              again from the safe copy at the same quadrilateral (one Tesseract call, see
              ``TesseractText.reread``) and the recognizers run on what is still readable: a
              fill that missed part of an MRN leaves a readable MRN. Lines that cannot be read
              any more are what redaction is for, so "unreadable" is no residual here.
-           * Barcodes: zxing runs on crops around the filled barcodes, packed the same way.
+           * Barcodes: zxing runs on crops around the filled barcodes, packed at full
+             resolution into a canvas as wide as the photo.
 
            ``"image"`` re-runs every detector on the whole safe copy instead.
 
@@ -150,10 +152,17 @@ class Scrubber:
         found: list[Detection] = []
         errors: list[str] = []
         for group, kinds in groups:
-            areas = _verify_areas(group, width, height, whole) if kinds else []
+            if not kinds:
+                continue
+            if whole or Kind.FACE not in kinds:
+                areas = [(a, 1.0) for a in _verify_areas(group, width, height, whole)]
+                canvas_width = width
+            else:  # each face crop scaled so the face is ~face_px tall: small canvas, one pass
+                areas = _face_crops(group, width, height)
+                canvas_width = max([960] + [round(a.width * k) for a, k in areas])
             if not areas:
                 continue
-            canvas, placed = _pack(pixels, areas)
+            canvas, placed = _pack(pixels, areas, canvas_width)
             dets, errs = self.find(Frame(canvas), timings, kinds=kinds, prefix="verify:")
             found += [d for d in (_unpack(d, placed) for d in dets) if d is not None]
             errors += errs
@@ -259,7 +268,7 @@ class Scrubber:
 
         if self.policy.verify:
             t = time.perf_counter()
-            decoded = np.asarray(_decode(data))
+            decoded = _decode(data)
             kept = tuple(d for d in detections if d.kind is Kind.FACE and d.label == CONSENTED)
             residual = self.verify(decoded, verdict.regions, timings, kept, tuple(detections))
             timings["verify"] = time.perf_counter() - t
@@ -319,9 +328,13 @@ def _unfilled(pixels: np.ndarray, regions: tuple[Region, ...], color: tuple[int,
         else:
             mask[1:-1, 1:-1] = 1
         mask = cv2.erode(mask, np.ones((7, 7), np.uint8))[1:-1, 1:-1]
-        crop = pixels[b.y0 : b.y1, b.x0 : b.x1]
-        inside = crop[mask[: crop.shape[0], : crop.shape[1]] > 0].astype(np.int16)
-        if inside.size and (np.abs(inside - np.int16(color)).max(axis=1) > tolerance).mean() > share:
+        crop = np.ascontiguousarray(pixels[b.y0 : b.y1, b.x0 : b.x1])
+        mask = np.ascontiguousarray(mask[: crop.shape[0], : crop.shape[1]])
+        inside = cv2.countNonZero(mask)
+        solid = cv2.inRange(crop, np.clip(np.int32(color) - tolerance, 0, 255).astype(np.float64),
+                            np.clip(np.int32(color) + tolerance, 0, 255).astype(np.float64))
+        off = inside - cv2.countNonZero(cv2.bitwise_and(solid, solid, mask=mask))
+        if inside and off > share * inside:
             bad.append(index)
     return bad
 
@@ -346,34 +359,66 @@ def _verify_areas(regions: tuple[Region, ...], width: int, height: int, whole: b
     return crops
 
 
-def _pack(pixels: np.ndarray, areas: list[Box], gap: int = 32) -> tuple[np.ndarray, list[tuple[Box, int, int]]]:
-    """Shelf-pack the ``areas`` of ``pixels`` into one grey canvas as wide as the photo.
-    Returns the canvas and, per area, (area, x, y) of its place; the photo itself when the
-    canvas would be as large."""
-    height, width = pixels.shape[:2]
-    if len(areas) == 1 and areas[0] == Box(0, 0, width, height):
-        return pixels, [(areas[0], 0, 0)]
+def _face_crops(regions: tuple[Region, ...], width: int, height: int,
+                face_px: int = 112) -> list[tuple[Box, float]]:
+    """Per redacted face: the crop the face detectors re-run on (grown so a half-covered face
+    is seen whole) and the factor that makes the redacted box ``face_px`` tall, the size
+    YuNet and HOG find faces best at, whatever the face's size in the photo."""
+    out = []
+    for r in regions:
+        margin = max(24, int(0.6 * min(r.box.width, r.box.height)))
+        crop = clip(grow(r.box, pixels=margin), width, height)
+        if crop.area:
+            out.append((crop, min(3.0, max(0.05, face_px / max(1, r.box.height)))))
+    return out
+
+
+Placed = tuple[Box, int, int, float]  # area of the photo, its place (x, y) on the canvas, its scale
+
+
+def _pack(pixels: np.ndarray, areas: list[tuple[Box, float]], width: int,
+          gap: int = 32) -> tuple[np.ndarray, list[Placed]]:
+    """Shelf-pack the ``areas`` of ``pixels`` (each resized by its factor) into one grey
+    canvas ``width`` wide. Returns the canvas and where each area went; the photo itself when
+    the canvas would be as large."""
+    import cv2
+
+    height = pixels.shape[0]
+    full = Box(0, 0, pixels.shape[1], height)
+    if any(a == full and k == 1.0 for a, k in areas):
+        return pixels, [(full, 0, 0, 1.0)]
     placed, x, y, shelf = [], 0, 0, 0
-    for area in sorted(areas, key=lambda a: -a.height):
-        if x and x + area.width > width:
+    for area, k in sorted(areas, key=lambda a: -a[0].height * a[1]):
+        w, h = max(1, round(area.width * k)), max(1, round(area.height * k))
+        if x and x + w > width:
             x, y, shelf = 0, y + shelf + gap, 0
-        placed.append((area, x, y))
-        x, shelf = x + area.width + gap, max(shelf, area.height)
+        placed.append((area, x, y, k))
+        x, shelf = x + w + gap, max(shelf, h)
     total = y + shelf
-    if total >= height:
-        return pixels, [(Box(0, 0, width, height), 0, 0)]
+    if total >= height and width >= pixels.shape[1] and all(k == 1.0 for _, k in areas):
+        return pixels, [(full, 0, 0, 1.0)]
     canvas = np.full((max(64, total), width, 3), 128, np.uint8)
-    for area, px, py in placed:
-        canvas[py : py + area.height, px : px + area.width] = pixels[area.y0 : area.y1, area.x0 : area.x1]
+    for area, px, py, k in placed:
+        crop = pixels[area.y0 : area.y1, area.x0 : area.x1]
+        if k != 1.0:
+            size = (max(1, round(area.width * k)), max(1, round(area.height * k)))
+            crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC)
+        canvas[py : py + crop.shape[0], px : px + crop.shape[1]] = crop
     return canvas, placed
 
 
-def _unpack(det: Detection, placed: list[tuple[Box, int, int]]) -> Detection | None:
+def _unpack(det: Detection, placed: list[Placed]) -> Detection | None:
     """``det`` found on the packed canvas, in the photo's pixels (None on the grey between)."""
     cx, cy = (det.box.x0 + det.box.x1) / 2, (det.box.y0 + det.box.y1) / 2
-    for area, px, py in placed:
-        if px <= cx < px + area.width and py <= cy < py + area.height:
-            moved = shift(det, area.x0 - px, area.y0 - py)
+    for area, px, py, k in placed:
+        if px <= cx < px + area.width * k and py <= cy < py + area.height * k:
+            if k == 1.0:
+                moved = shift(det, area.x0 - px, area.y0 - py)
+            else:
+                b = det.box
+                moved = replace(det, polygon=None, box=Box(
+                    int(area.x0 + (b.x0 - px) / k), int(area.y0 + (b.y0 - py) / k),
+                    int(np.ceil(area.x0 + (b.x1 - px) / k)), int(np.ceil(area.y0 + (b.y1 - py) / k))))
             b = moved.box
             x0, y0 = max(b.x0, area.x0), max(b.y0, area.y0)
             return replace(moved, box=Box(x0, y0, max(x0, min(b.x1, area.x1)), max(y0, min(b.y1, area.y1))))
@@ -390,4 +435,4 @@ def _decode(data: bytes):
     from PIL import Image
 
     with Image.open(io.BytesIO(data)) as img:
-        return img.convert("RGB")
+        return np.asarray(img if img.mode == "RGB" else img.convert("RGB"))

@@ -154,7 +154,7 @@ class Surfaces:
         bb = block.box
         x0, y0 = int(bb.x0 / back), int(bb.y0 / back)
         x1, y1 = max(x0 + 1, int(bb.x1 / back)), max(y0 + 1, int(bb.y1 / back))
-        smooth = cv2.medianBlur(small, 5)
+        smooth = frame.memo(("median5", s.work_side), lambda: cv2.medianBlur(small, 5))
         mask = np.zeros((h + 2, w + 2), np.uint8)
         # seeds: grid points inside the block whose colour is the block's dominant colour, the
         # surface's background between and around the strokes of the text

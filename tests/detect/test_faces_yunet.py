@@ -64,3 +64,18 @@ def test_masked_and_partly_hidden_faces_are_found(yunet, cover):
             px[y0:y1, x0 : x0 + (x1 - x0) // 3] = (60, 60, 70)
     dets = yunet.detect(Frame(px))
     assert [_found(dets, f, 0.25) for f in faces] == [True] * 3
+
+
+def test_small_face_in_a_2000_px_frame_is_found_without_the_fine_level(yunet):
+    """2000 px is below the fine level's gate: the 960-px whole pass must see a 40-px face."""
+    import cv2
+
+    small = rgb("group_photo.jpg")[850:950, 1600:1700]
+    small = cv2.resize(small, None, fx=40 / 35, fy=40 / 35, interpolation=cv2.INTER_AREA)
+    for oy, ox in ((900, 1500), (300, 400)):
+        canvas = np.full((1500, 2000, 3), 180, np.uint8)
+        canvas[oy : oy + small.shape[0], ox : ox + small.shape[1]] = small
+        dets = yunet.detect(Frame(canvas))
+        assert all(d.evidence != ("fine",) for d in dets)
+        assert any(ox <= (d.box.x0 + d.box.x1) / 2 <= ox + small.shape[1] and
+                   oy <= (d.box.y0 + d.box.y1) / 2 <= oy + small.shape[0] for d in dets)
