@@ -69,7 +69,8 @@ def _lines(found: tuple[Detection, ...], readable: float = 0.5) -> list[tuple[Bo
     turned 180 degrees comes back twice (keys (i,) and (i, 1)); the reading with the higher
     word scores is kept, so a three-line sign is not counted as six lines, nor given digits
     by an upside-down misread. A line nobody could read (scores below ``readable``) may hold
-    digits as far as anyone knows: it counts as numeric (fail closed)."""
+    digits as far as anyone knows: it counts as numeric (fail closed). Lines read as
+    punctuation are left out (``_graphic``)."""
     readings: dict[tuple, list[Detection]] = {}
     for det in found:
         if det.kind is Kind.TEXT and det.line is not None:
@@ -82,7 +83,16 @@ def _lines(found: tuple[Detection, ...], readable: float = 0.5) -> list[tuple[Bo
     return [(union(d.box for d in dets), max(1, int(np.median([d.box.height for d in dets]))),
              bool(_NUMBER.search(" ".join(d.text or "" for d in dets))) or
              max(0.0 if "unreadable" in d.evidence else d.score for d in dets) < readable)
-            for dets in best.values()]
+            for dets in best.values() if not _graphic(dets, readable)]
+
+
+def _graphic(dets: list[Detection], readable: float) -> bool:
+    """A line read confidently as fewer than two letters or digits ("k=", "x", ">") is an
+    edge or a shape the line detector took for text, not a line of a chart (a line nobody
+    could read stays: it may hold anything)."""
+    if max(0.0 if "unreadable" in d.evidence else d.score for d in dets) < readable:
+        return False
+    return sum(ch.isalnum() for d in dets for ch in d.text or "") < 2
 
 
 # what makes a line "numeric": a run of three digits (MRN, room, account, phone, year, BP

@@ -237,6 +237,12 @@ class TesseractText:
         edge = max(1, int(pad * 0.6))
         background = int(np.median(crop))
         crop[:edge], crop[-edge:], crop[:, :edge], crop[:, -edge:] = background, background, background, background
+        # stretch ink to black and background to white: the mosaic is binarised as a whole, and
+        # a low-contrast line (white on blue is grey on grey) on the white mosaic turned into
+        # one black bar, so a legible sign came back "unreadable"
+        ink = float(np.percentile(crop, 2))
+        if background - ink >= 24:
+            crop = np.clip((crop.astype(np.float32) - ink) * (255.0 / (background - ink)), 0, 255).astype(np.uint8)
         line.matrix, line.crop = m, crop
 
     def _read(self, lines: list[_Line]) -> None:

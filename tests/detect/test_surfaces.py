@@ -120,6 +120,17 @@ def test_a_line_read_twice_counts_once_and_unreadable_lines_may_hold_digits():
     assert [numeric for _, _, numeric in lines] == [False, False, True]
 
 
+def test_a_shape_read_as_punctuation_is_not_a_line():
+    """An edge read confidently as "k=" is no line of a chart; a line read poorly stays."""
+    from scrubber.detect.surfaces import _lines
+    from scrubber.detection import Box, Detection
+
+    found = (Detection(Kind.TEXT, Box(10, 0, 60, 20), 0.92, "text-ocr", text="k=", line=(0,)),
+             Detection(Kind.TEXT, Box(10, 40, 60, 60), 0.3, "text-ocr", text="~", line=(1,)),
+             Detection(Kind.TEXT, Box(10, 80, 60, 100), 0.9, "text-ocr", text="Rm", line=(2,)))
+    assert [numeric for _, _, numeric in _lines(found)] == [True, False]
+
+
 @pytest.mark.parametrize("text, numeric", [("Visiting hours 9-5", False), ("Huddle 8:00", False), ("Rm 301", True),
                                            ("DOB 03/14/58", True), ("MRN: 00482913", True), ("BP 120/80", True)])
 def test_a_number_is_three_digits_or_a_date(text, numeric):
