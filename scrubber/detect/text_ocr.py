@@ -4,7 +4,7 @@ Full-frame Tesseract is built for scans: on a photo it misses small text across 
 text beside a barcode and rotated text, and at 12 MP it is slow. Here
 
 1. the PP-OCR text-line detector (ONNX model shipped inside the ``rapidocr`` wheel, run
-   through its API with recognition off) finds line quadrilaterals at a working resolution;
+   directly: ``scrubber.detect.textlines``) finds line quadrilaterals at a working resolution;
 2. each line is cut from the *full-resolution* image with a perspective warp that makes
    it upright, deskewed and ``line_height`` pixels tall, with dark backgrounds inverted;
 3. all lines are stacked into one mosaic and read by a single Tesseract call
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scrubber.detect.textlines import LineDetector, LineSettings
 from scrubber.detection import Box, Detection, Kind
 from scrubber.errors import DetectorFailed, ModelMissing
 from scrubber.imageio import Frame
@@ -119,36 +120,12 @@ class TesseractText:
         os.environ["OMP_THREAD_LIMIT"] = "1"
         pytesseract.pytesseract.tesseract_cmd = cmd
         self._tess = pytesseract
-        try:
-            from rapidocr import RapidOCR
-
-            self._det = RapidOCR(
-                params={
-                    "Global.use_rec": False,
-                    "Global.use_cls": False,
-                    "Global.log_level": "error",
-                    "Global.max_side_len": 100_000,
-                    "Det.box_thresh": self.settings.det_threshold,
-                    # we choose every input's scale ourselves: no hidden up-scaling to 736 px
-                    "Det.limit_type": "max",
-                    "Det.limit_side_len": 100_000,
-                    "EngineConfig.onnxruntime.intra_op_num_threads": 1,
-                    "EngineConfig.onnxruntime.inter_op_num_threads": 1,
-                }
-            )
-        except Exception as err:  # rapidocr raises plain exceptions when its model is missing
-            raise ModelMissing(f"text line detector could not load ({type(err).__name__}: {err})") from err
+        self._det = LineDetector(LineSettings(box_thresh=self.settings.det_threshold))
 
     # -------------------------------------------------------------- stages
 
     def _det_boxes(self, rgb: np.ndarray) -> list[tuple[np.ndarray, float]]:
-        try:
-            out = self._det(np.ascontiguousarray(rgb[:, :, ::-1]))
-        except Exception as err:
-            raise DetectorFailed(f"text line detector failed ({type(err).__name__}: {err})") from err
-        if out.boxes is None:
-            return []
-        return [(np.asarray(box, np.float32), float(score)) for box, score in zip(out.boxes, out.scores)]
+        return self._det(rgb)
 
     def _find_lines(self, frame: Frame) -> list[_Line]:
         s = self.settings

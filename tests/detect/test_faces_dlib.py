@@ -18,3 +18,20 @@ def test_face_in_heic_photo(dlib_faces):
 
 def test_nothing_in_empty_room(dlib_faces):
     assert dlib_faces.detect(frame_of("empty_room.jpg")) == ()
+
+
+def test_the_saved_detector_is_dlibs_own():
+    """scrubber ships dlib's frontal face detector saved to a file (it loads 200x faster); it
+    must find exactly what dlib.get_frontal_face_detector() finds, on every sample with faces."""
+    import dlib
+    import numpy as np
+
+    from scrubber.detect.faces_dlib import SAVED
+    from tests.conftest import rgb
+
+    saved, own = dlib.fhog_object_detector(str(SAVED)), dlib.get_frontal_face_detector()
+    for name in ("group_photo.jpg", "nurse_station.heic", "sideways_exif.jpg", "empty_room.jpg"):
+        px = np.ascontiguousarray(rgb(name))
+        rects = [[(r.left(), r.top(), r.right(), r.bottom()) for r in det(px, 0)] for det in (saved, own)]
+        assert rects[0] == rects[1], name
+    assert len(saved(np.ascontiguousarray(rgb("group_photo.jpg")), 0)) >= 2
