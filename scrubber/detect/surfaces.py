@@ -67,8 +67,10 @@ def _lines(found: tuple[Detection, ...], readable: float = 0.5) -> list[tuple[Bo
     """(line box, type height, may hold a number): the height is the median word
     height, which a tilted line's axis-aligned box would overstate. A line the OCR also read
     turned 180 degrees comes back twice (keys (i,) and (i, 1)); the reading with the higher
-    word scores is kept, so a three-line sign is not counted as six lines, nor given digits
-    by an upside-down misread. A line nobody could read (scores below ``readable``) may hold
+    word scores gives the line's box, so a three-line sign is not counted as six lines. The
+    line may hold a number when either reading shows one: Tesseract reads upside-down text
+    as confident nonsense, so the higher score is sometimes the wrong way up ("MRN: 20119524"
+    lost to "PCGOLTTOZ WEW"). A line nobody could read (scores below ``readable``) may hold
     digits as far as anyone knows: it counts as numeric (fail closed). Lines read as
     punctuation are left out (``_graphic``)."""
     readings: dict[tuple, list[Detection]] = {}
@@ -76,22 +78,26 @@ def _lines(found: tuple[Detection, ...], readable: float = 0.5) -> list[tuple[Bo
         if det.kind is Kind.TEXT and det.line is not None:
             readings.setdefault(det.line, []).append(det)
     best: dict[int, list[Detection]] = {}
+    number: dict[int, bool] = {}
     for key, dets in readings.items():
         other = best.get(key[0])
         if other is None or np.mean([d.score for d in dets]) > np.mean([d.score for d in other]):
             best[key[0]] = dets
+        number[key[0]] = number.get(key[0], False) or bool(_NUMBER.search(" ".join(d.text or "" for d in dets)))
     return [(union(d.box for d in dets), max(1, int(np.median([d.box.height for d in dets]))),
-             bool(_NUMBER.search(" ".join(d.text or "" for d in dets))) or
-             max(0.0 if "unreadable" in d.evidence else d.score for d in dets) < readable)
-            for dets in best.values() if not _graphic(dets, readable)]
+             number[i] or max(0.0 if "unreadable" in d.evidence else d.score for d in dets) < readable)
+            for i, dets in best.items() if not _graphic(dets, readable)]
 
 
 def _graphic(dets: list[Detection], readable: float) -> bool:
     """A line read confidently as fewer than two letters or digits ("k=", "x", ">") is an
     edge or a shape the line detector took for text, not a line of a chart (a line nobody
-    could read stays: it may hold anything)."""
-    if max(0.0 if "unreadable" in d.evidence else d.score for d in dets) < readable:
-        return False
+    could read stays: it may hold anything). Lines of the OCR's small-type level count only
+    when read: that level hunts word-shaped blobs in the whole frame, and in doors, windows
+    and foliage it finds lines nobody can read (their words are still redacted one by one)."""
+    poor = max(0.0 if "unreadable" in d.evidence else d.score for d in dets) < readable
+    if poor:
+        return all("small-type" in d.evidence for d in dets)
     return sum(ch.isalnum() for d in dets for ch in d.text or "") < 2
 
 

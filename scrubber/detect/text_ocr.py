@@ -32,7 +32,7 @@ from scrubber.imageio import Frame
 
 @dataclass(frozen=True)
 class TextSettings:
-    det_side: int = 1280  # long side of the image the line detector sees
+    det_side: int = 1600  # long side of the image the line detector sees (1280 lost lines surfaces need)
     fine_side: int = 3200  # second level for small text (patches, gated by edges), every frame
     tile: int = 1536  # largest patch side handed to the line detector on the fine level
     small_text_px: tuple[int, int] = (4, 22)  # word heights (at fine_side) the fine level looks for
@@ -54,6 +54,7 @@ class _Line:
     matrix: np.ndarray | None = None  # full-res -> crop
     crop: np.ndarray | None = None
     words: list | None = None  # [(text, conf, (x0, y0, x1, y1) in crop)]
+    small: bool = False  # found by the small-type level (its detections say "small-type")
 
     @property
     def quality(self) -> float:
@@ -100,6 +101,20 @@ def _inside(quad: np.ndarray, outer: np.ndarray) -> bool:
 
     cx, cy = quad.mean(axis=0)
     return cv2.pointPolygonTest(outer.astype(np.float32).reshape(-1, 1, 2), (float(cx), float(cy)), False) >= 0
+
+
+def _light_ink(crop: np.ndarray, pad: int, step: int = 30) -> bool:
+    """Is the text lighter than its background (white on a dark screen, white on yellow)?
+    The ink is what the text rows hold and the margins above and below do not: a dark
+    object beside the line (a wall past the poster's edge) fills the margins too, so it
+    cannot pass for ink, as it did when the median alone decided."""
+    core, margin = crop[pad:-pad], np.concatenate([crop[:pad], crop[-pad:]])
+    if not core.size or not margin.size:
+        return bool(np.median(crop) < 128)
+    bg = float(np.median(margin))
+    light = (core > bg + step).mean() - (margin > bg + step).mean()
+    dark = (core < bg - step).mean() - (margin < bg - step).mean()
+    return bool(light > dark)
 
 
 def _flip(quad: np.ndarray) -> np.ndarray:
@@ -189,7 +204,7 @@ class TesseractText:
             budget -= cost
             patch = cv2.resize(full[y0:y1, x0:x1], None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC)
             for quad, score in self._det_boxes(patch):
-                found.append(_Line(_order(quad / zoom + np.float32([x0, y0])), score))
+                found.append(_Line(_order(quad / zoom + np.float32([x0, y0])), score, small=True))
         return found, blocks
 
     def _cut(self, gray: np.ndarray, line: _Line) -> None:
@@ -207,7 +222,7 @@ class TesseractText:
         dst = np.float32([[pad, pad], [pad + w * kx, pad], [pad + w * kx, pad + h * k], [pad, pad + h * k]])
         m = cv2.getPerspectiveTransform(line.quad.astype(np.float32), dst)
         crop = cv2.warpPerspective(gray, m, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        if np.median(crop) < 128:
+        if _light_ink(crop, int(pad)):
             crop = 255 - crop
         # whatever lies in the outer margin (frame edges, the next object) is painted with the
         # background: a dark edge beside a line makes Tesseract drop the whole line
@@ -289,7 +304,7 @@ class TesseractText:
         keys = [(i,) for i in range(len(lines))]
         retry = [i for i, line in enumerate(lines) if line.quality < self.settings.retry_conf]
         if retry:
-            turned = [_Line(_flip(lines[i].quad), lines[i].score) for i in retry]
+            turned = [_Line(_flip(lines[i].quad), lines[i].score, small=lines[i].small) for i in retry]
             for line in turned:
                 self._cut(gray, line)
             self._read(turned)
@@ -323,14 +338,15 @@ class TesseractText:
         out: list[Detection] = []
         for key, line in zip(keys, lines):
             quad = tuple((int(round(x)), int(round(y))) for x, y in line.quad)
+            level = ("small-type",) if line.small else ()
             read = [(t, c, b) for t, c, b in line.words if c >= self.settings.min_conf]
             if not read:
                 xs, ys = line.quad[:, 0], line.quad[:, 1]
                 box = Box(int(xs.min()), int(ys.min()), int(np.ceil(xs.max())), int(np.ceil(ys.max())))
-                out.append(Detection(Kind.TEXT, box, min(1.0, line.score), self.name, evidence=("unreadable",),
-                                     polygon=quad, line=key))
+                out.append(Detection(Kind.TEXT, box, min(1.0, line.score), self.name,
+                                     evidence=("unreadable",) + level, polygon=quad, line=key))
                 continue
             for text, conf, box in line.words:
                 out.append(Detection(Kind.TEXT, self._to_full(line, box), min(1.0, conf / 100.0), self.name,
-                                     text=text, polygon=quad, line=key))
+                                     text=text, evidence=level, polygon=quad, line=key))
         return tuple(out)

@@ -120,6 +120,19 @@ def test_a_line_read_twice_counts_once_and_unreadable_lines_may_hold_digits():
     assert [numeric for _, _, numeric in lines] == [False, False, True]
 
 
+def test_a_number_in_either_reading_of_a_line_counts():
+    """Tesseract can be surer of the upside-down nonsense than of the upright MRN."""
+    from scrubber.detect.surfaces import _lines
+    from scrubber.detection import Box, Detection
+
+    def word(text, line, score):
+        return Detection(Kind.TEXT, Box(10, 0, 200, 20), score, "text-ocr", text=text, line=line)
+
+    found = (word("MRN:", (0,), 0.13), word("20119524", (0,), 0.59),
+             word("PCGOLTTOZ", (0, 1), 0.86), word("WEW", (0, 1), 0.86))
+    assert [numeric for _, _, numeric in _lines(found)] == [True]
+
+
 def test_a_shape_read_as_punctuation_is_not_a_line():
     """An edge read confidently as "k=" is no line of a chart; a line read poorly stays."""
     from scrubber.detect.surfaces import _lines
