@@ -92,13 +92,28 @@ def _lines(found: tuple[Detection, ...], readable: float = 0.5) -> list[tuple[Bo
 def _graphic(dets: list[Detection], readable: float) -> bool:
     """A line read confidently as fewer than two letters or digits ("k=", "x", ">") is an
     edge or a shape the line detector took for text, not a line of a chart (a line nobody
-    could read stays: it may hold anything). Lines of the OCR's small-type level count only
-    when read: that level hunts word-shaped blobs in the whole frame, and in doors, windows
-    and foliage it finds lines nobody can read (their words are still redacted one by one)."""
-    poor = max(0.0 if "unreadable" in d.evidence else d.score for d in dets) < readable
-    if poor:
-        return all("small-type" in d.evidence for d in dets)
+    could read stays: it may hold anything)."""
+    if max(0.0 if "unreadable" in d.evidence else d.score for d in dets) < readable:
+        return False
     return sum(ch.isalnum() for d in dets for ch in d.text or "") < 2
+
+
+def _weak(found: tuple[Detection, ...], readable: float = 0.5) -> set[Box]:
+    """Boxes of lines from the OCR's small-type level without one word of three letters or
+    digits read with confidence. That level hunts word-shaped blobs in the whole frame, and
+    in doors, windows and foliage it finds such lines: a block made of them alone is no
+    surface (their words are still checked one by one); a label of small type has a word
+    somewhere ("740 Pine Ridge Ln")."""
+    readings: dict[int, list[Detection]] = {}
+    for det in found:
+        if det.kind is Kind.TEXT and det.line is not None:
+            readings.setdefault(det.line[0], []).append(det)
+    weak = set()
+    for dets in readings.values():
+        if all("small-type" in d.evidence for d in dets) and not any(
+                d.score >= readable and sum(ch.isalnum() for ch in d.text or "") >= 3 for d in dets):
+            weak |= {union(d.box for d in dets if d.line == key) for key in {d.line for d in dets}}
+    return weak
 
 
 # what makes a line "numeric": a run of three digits (MRN, room, account, phone, year, BP
@@ -157,6 +172,8 @@ class Surfaces:
                 blocks.append(_Block([], [], [det.box]))
         # signage (posters, banners) is a few lines without a number: charts, lists,
         # labels and bands carry numbers (MRN, DOB, room); a long text block counts anyway
+        weak = _weak(found)
+        blocks = [blk for blk in blocks if blk.barcodes or not all(b in weak for b in blk.boxes)]
         return [blk for blk in blocks if blk.barcodes and blk.boxes or len(blk.boxes) >= s.min_lines and (
                 blk.numeric or len(blk.boxes) > s.signage_lines)]
 

@@ -186,11 +186,18 @@ class TesseractText:
             if index:
                 blocks.add(index - 1)
             for x, y, bw, bh in members:
-                words[y // 8 : (y + bh) // 8 + 1, x // 8 : (x + bw) // 8 + 1] = 1
-        count, _, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(words, np.ones((5, 9), np.uint8)))
-        # densest first (type is dense with word blobs; stone, foliage and fabric are not), within
-        # a pixel budget: a textured wall once sent sixteen 1500-px patches to the detector (15 s)
-        regions = sorted(stats[1:count], key=lambda st: -words[st[1]:st[1] + st[3], st[0]:st[0] + st[2]].mean())
+                words[y // 8 : (y + bh) // 8 + 1, x // 8 : (x + bw) // 8 + 1] = 2 if index else 1
+        count, _, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate((words > 0).astype(np.uint8),
+                                                                         np.ones((5, 9), np.uint8)))
+        # rows of small words inside a coarse box first (a label of small type: strong evidence),
+        # then the densest (type is dense with word blobs; stone, foliage and fabric are not),
+        # within a pixel budget: a textured wall once sent sixteen 1500-px patches to the
+        # detector (15 s), and a 12-MP ward scene once used up the regions before its label
+        def rank(st):
+            cells = words[st[1] : st[1] + st[3], st[0] : st[0] + st[2]]
+            return (-int((cells == 2).any()), -float((cells > 0).mean()))
+
+        regions = sorted(stats[1:count], key=rank)
         full = frame.pixels
         found: list[_Line] = []
         budget = s.fine_budget_px

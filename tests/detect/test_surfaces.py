@@ -133,6 +133,20 @@ def test_a_number_in_either_reading_of_a_line_counts():
     assert [numeric for _, _, numeric in _lines(found)] == [True]
 
 
+def test_small_type_lines_without_a_real_word_are_weak():
+    """Lines only the small-type level found, with no word of three letters or digits read
+    confidently (texture in a door or window), cannot make a surface on their own."""
+    from scrubber.detect.surfaces import _weak
+    from scrubber.detection import Box, Detection
+
+    small = ("small-type",)
+    junk = Detection(Kind.TEXT, Box(0, 0, 40, 10), 0.6, "text-ocr", text="eA", evidence=small, line=(0,))
+    nobody = Detection(Kind.TEXT, Box(0, 20, 40, 30), 0.7, "text-ocr", evidence=("unreadable",) + small, line=(1,))
+    label = Detection(Kind.TEXT, Box(0, 40, 40, 50), 0.86, "text-ocr", text="740", evidence=small, line=(2,))
+    coarse = Detection(Kind.TEXT, Box(0, 60, 40, 70), 0.7, "text-ocr", evidence=("unreadable",), line=(3,))
+    assert _weak((junk, nobody, label, coarse)) == {junk.box, nobody.box}
+
+
 def test_a_shape_read_as_punctuation_is_not_a_line():
     """An edge read confidently as "k=" is no line of a chart; a line read poorly stays."""
     from scrubber.detect.surfaces import _lines
