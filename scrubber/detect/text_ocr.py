@@ -3,7 +3,7 @@
 Full-frame Tesseract is built for scans: on a photo it misses small text across the room,
 text beside a barcode and rotated text, and at 12 MP it is slow. Here
 
-1. the PP-OCR text-line detector (ONNX model shipped inside the ``rapidocr`` wheel, run
+1. the PP-OCR text-line detector (PP-OCRv3 ONNX model shipped in this package, run
    directly: ``scrubber.detect.textlines``) finds line quadrilaterals at a working resolution;
 2. each line is cut from the *full-resolution* image with a perspective warp that makes
    it upright, deskewed and ``line_height`` pixels tall, with dark backgrounds inverted;
@@ -94,6 +94,21 @@ def _rows(boxes: list[tuple[int, int, int, int]]) -> int:
             rows += 1
         bottom = max(bottom, y + bh) if y < bottom else y + bh
     return rows
+
+
+def _aligned(boxes: list[tuple[int, int, int, int]]) -> int:
+    """How many of the (x, y, w, h) word blobs stand in a column as lines of type do: a blob
+    of about the same height right above or below, starting where it starts (a label, a list
+    on a screen, a chart). Bricks, tiles and fabric make rows of alike blobs too, but their
+    rows are offset, so rows alone are no evidence."""
+    if len(boxes) < 2:
+        return 0
+    x, y, w, h = (np.array(c, np.float32)[:, None] for c in zip(*boxes))
+    X, Y, W, H = x.T, y.T, w.T, h.T
+    alike = np.abs(H - h) <= 0.35 * np.maximum(H, h)
+    stacked = (np.abs(X - x) <= 0.6 * h) & (Y - y > 0.5 * h) & (Y - y <= 2.2 * h)
+    linked = alike & stacked
+    return int((linked.any(axis=0) | linked.any(axis=1)).sum())
 
 
 def _inside(quad: np.ndarray, outer: np.ndarray) -> bool:
@@ -187,17 +202,23 @@ class TesseractText:
                 blocks.add(index - 1)
             for x, y, bw, bh in members:
                 words[y // 8 : (y + bh) // 8 + 1, x // 8 : (x + bw) // 8 + 1] = 2 if index else 1
-        count, _, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate((words > 0).astype(np.uint8),
-                                                                         np.ones((5, 9), np.uint8)))
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate((words > 0).astype(np.uint8),
+                                                                              np.ones((5, 9), np.uint8)))
         # rows of small words inside a coarse box first (a label of small type: strong evidence),
-        # then the densest (type is dense with word blobs; stone, foliage and fabric are not),
-        # within a pixel budget: a textured wall once sent sixteen 1500-px patches to the
-        # detector (15 s), and a 12-MP ward scene once used up the regions before its label
-        def rank(st):
-            cells = words[st[1] : st[1] + st[3], st[0] : st[0] + st[2]]
-            return (-int((cells == 2).any()), -float((cells > 0).mean()))
+        # then the patches whose word blobs stand in left-aligned columns as lines of type do
+        # (``_aligned``: stone, foliage and fabric make word-shaped blobs too), then the
+        # densest, within a pixel budget: a textured wall once sent sixteen 1500-px patches to
+        # the detector (15 s), and a 12-MP ward scene once used up the regions before its label
+        members: dict[int, list] = {}
+        for x, y, bw, bh in (b for group in blobs.values() for b in group):
+            members.setdefault(int(labels[y // 8, x // 8]), []).append((x, y, bw, bh))
 
-        regions = sorted(stats[1:count], key=rank)
+        def rank(i):
+            st = stats[i]
+            cells = words[st[1] : st[1] + st[3], st[0] : st[0] + st[2]]
+            return (-int((cells == 2).any()), -_aligned(members.get(i, [])), -float((cells > 0).mean()))
+
+        regions = [stats[i] for i in sorted(range(1, count), key=rank)]
         full = frame.pixels
         found: list[_Line] = []
         budget = s.fine_budget_px

@@ -1,14 +1,19 @@
 """The PP-OCR line detector run directly (scrubber.detect.textlines) on real images."""
 
+from pathlib import Path
+
 import numpy as np
+
+import scrubber
 
 from scrubber.detect.textlines import LineDetector, _clockwise, model_path
 from tests.conftest import rgb, truth
 
 
-def test_model_comes_from_the_installed_wheel():
+def test_model_ships_inside_the_package():
     path = model_path()
-    assert path.suffix == ".onnx" and "rapidocr" in path.parts and path.stat().st_size > 1_000_000
+    assert path.suffix == ".onnx" and path.parent.name == "models" and path.stat().st_size > 1_000_000
+    assert path.is_relative_to(Path(scrubber.__file__).parent)
 
 
 def test_finds_the_chart_lines_as_clockwise_quads():
