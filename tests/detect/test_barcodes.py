@@ -1,6 +1,7 @@
 """zxing-cpp barcodes: decoded or not, every symbol is returned."""
 
 import numpy as np
+import pytest
 import zxingcpp
 
 from scrubber.detect.barcodes import Barcodes
@@ -45,3 +46,22 @@ def test_a_damaged_qr_code_is_still_returned_undecoded():
 
 def test_no_barcode_in_a_group_photo():
     assert Barcodes().detect(frame_of("group_photo.jpg")) == ()
+
+
+@pytest.mark.parametrize("fmt, turns", [("Code128", 0), ("Code128", 1), ("QRCode", 0), ("DataMatrix", 0)])
+def test_small_symbols_in_a_12mp_photo_are_read_at_full_resolution(fmt, turns):
+    """Bars and modules one pixel wide are lost at the 2048-px pass; the full-resolution
+    pass reads them: linear codes upright or turned 90 degrees, 2-D codes as they are."""
+    symbol = np.ascontiguousarray(np.rot90(_symbol("00734519", getattr(zxingcpp.BarcodeFormat, fmt), scale=1), turns))
+    canvas = np.full((3024, 4032, 3), 150, np.uint8)
+    h, w = symbol.shape[:2]
+    canvas[1500 : 1500 + h, 2500 : 2500 + w] = symbol
+    frame = Frame(canvas)
+    small, back = frame.gray(2048)
+    assert not any(c.valid for c in zxingcpp.read_barcodes(small))  # lost when shrunk
+    dets = Barcodes().detect(frame)
+    assert [d.text for d in dets] == ["00734519"]
+    ys, xs = np.nonzero(symbol[:, :, 0] < 128)  # the bars and modules
+    b = dets[0].box
+    covered = (b.x0 <= 2500 + xs) & (2500 + xs < b.x1) & (b.y0 <= 1500 + ys) & (1500 + ys < b.y1)
+    assert covered.mean() > 0.9

@@ -49,6 +49,30 @@ def test_reads_small_text_across_a_large_frame(text_detector):
     assert "48213377" in text and "04/11/1977" in text
 
 
+def test_a_label_of_small_type_among_patterned_swatches_is_read(text_detector):
+    """Thirty swatches of a running-bond pattern (a tiled floor far away) are denser with
+    word-shaped blobs than a label of 10-px type, and used up the small-type level's regions
+    before it when the densest went first. The label's lines stand in a left-aligned
+    column, the pattern's rows are offset: the label is read."""
+    import matplotlib
+
+    img = Image.new("RGB", (4032, 3024), (150, 140, 130))
+    d = ImageDraw.Draw(img)
+    for k in range(30):
+        x0, y0 = 100 + (k % 6) * 620, 700 + (k // 6) * 450
+        d.rectangle((x0 - 20, y0 - 20, x0 + 300, y0 + 160), fill=(225, 220, 210))
+        for row in range(11):
+            for x in range(x0 + 22 * (row % 2), x0 + 270, 44):
+                d.rectangle((x, y0 + row * 14, x + 30, y0 + row * 14 + 7), fill=(60, 55, 50))
+    font = ImageFont.truetype(f"{matplotlib.get_data_path()}/fonts/ttf/DejaVuSans.ttf", 10)
+    d.rectangle((3530, 310, 3860, 470), fill=(245, 245, 235))
+    label = ["Hand-off note", "MRN 55120934", "DOB 07/27/1982", "Pt: James Raman", "Bed 4 West", "Portal"]
+    for i, line in enumerate(label):
+        d.text((3570, 336 + 18 * i), line, font=font, fill=(0, 0, 0))
+    text = _words(text_detector.detect(Frame(np.asarray(img))))
+    assert "55120934" in text and "07/27/1982" in text and "Raman" in text
+
+
 def test_skewed_text_is_read(text_detector):
     import cv2
 
