@@ -10,10 +10,9 @@ the whole frame is shrunk to 960 px, so it runs on a small pyramid:
 * the whole frame again at ``fine_side`` for small faces in the background, when the whole
   pass would show a ``min_face`` face smaller than YuNet finds reliably (19 px: measured,
   40-px faces in 4000x3000 at 1920 px scored 0.68-0.78). A 2000-px frame shows a 40-px
-  face at 19 px in the whole pass and skips the fine level. The fine level runs as six
-  overlapping tiles of about 700 px: YuNet's time grows faster than its input (on the
-  12-MP benchmark scene 0.47 s for six tiles, 0.61 s for four ~1000-px tiles, 0.80 s for
-  one 1920-px pass; the same faces found). One 1920-px pass found every face the nine 960-px tiles of a 2400-px
+  face at 19 px in the whole pass and skips the fine level. The fine level runs as four
+  overlapping ~1000-px tiles: YuNet's time grows faster than its input (0.48 s for the
+  tiles against 0.77 s for one 1920-px pass, same faces found). One 1920-px pass found every face the nine 960-px tiles of a 2400-px
   pyramid level found on the 12-MP benchmark scene (down to 35 px) in 0.65 s instead of 1.1 s.
 """
 
@@ -34,7 +33,7 @@ class YuNetSettings:
     side: int = 960
     rotated_side: int = 640
     fine_side: int = 1920  # long side of the second, small-face level
-    fine_tile: int = 768  # the fine level runs in tiles: YuNet's time grows faster than its input
+    fine_tile: int = 1024  # the fine level runs in tiles: YuNet's time grows faster than its input
     tile_overlap: int = 64  # > the largest face the fine level is for (a larger one the whole pass finds)
     min_face: int = 40  # smallest face (px, full resolution) the levels are chosen for
     yunet_min_px: int = 19  # smallest face YuNet finds reliably at its input
