@@ -19,7 +19,7 @@ from scrubber.consent import Roster, encode_face
 from scrubber.detect import registry as detectors
 from scrubber.detection import Box, Detection, Kind, clip, grow, iou, merge_overlapping, only, shift
 from scrubber.errors import DetectorFailed, ImageUnreadable, OutputExists, SaveFailed
-from scrubber.imageio import Frame, OutputFormat, encode, load, metadata_problems, write_atomic
+from scrubber.imageio import Frame, OutputFormat, decode_own, encode, load, metadata_problems, write_atomic
 from scrubber.phi import registry as identifiers
 from scrubber.phi.registry import AnalyzerSettings
 from scrubber.policy import CONSENTED, Action, Policy, Region, Status, Verdict, decide
@@ -126,7 +126,8 @@ class Scrubber:
            * Faces: the face detectors run on crops around every redacted face, grown so a
              half-covered face is seen whole, each resized so the face is the size the
              detectors find best (``_face_crops``), packed side by side into one small canvas:
-             one call per detector, and no small-face level to pay for.
+             one call per detector, and no small-face level to pay for; no turned passes
+             either unless the first pass found a face turned (``Frame.upright``).
            * Text: every text line the first pass found that a redaction touches is read
              again from the safe copy at the same quadrilateral (one Tesseract call, see
              ``TesseractText.reread``) and the recognizers run on what is still readable: a
@@ -163,7 +164,11 @@ class Scrubber:
             if not areas:
                 continue
             canvas, placed = _pack(pixels, areas, canvas_width)
-            dets, errs = self.find(Frame(canvas), timings, kinds=kinds, prefix="verify:")
+            # crops of faces the first pass found upright hold upright faces: no turned passes
+            # (a turned face beside one would have been found turned and redacted itself)
+            upright = not whole and Kind.FACE in kinds and not any(
+                d.kind is Kind.FACE and d.evidence[:1] in (("rot90",), ("rot270",)) for d in detections)
+            dets, errs = self.find(Frame(canvas, upright=upright), timings, kinds=kinds, prefix="verify:")
             found += [d for d in (_unpack(d, placed) for d in dets) if d is not None]
             errors += errs
         if not whole:
@@ -268,7 +273,7 @@ class Scrubber:
 
         if self.policy.verify:
             t = time.perf_counter()
-            decoded = _decode(data)
+            decoded = decode_own(data)
             kept = tuple(d for d in detections if d.kind is Kind.FACE and d.label == CONSENTED)
             residual = self.verify(decoded, verdict.regions, timings, kept, tuple(detections))
             timings["verify"] = time.perf_counter() - t
@@ -429,10 +434,3 @@ def _blocked(verdict: Verdict, reasons: tuple[str, ...]) -> Verdict:
     return Verdict(Status.BLOCKED, verdict.reasons + reasons, ())
 
 
-def _decode(data: bytes):
-    import io
-
-    from PIL import Image
-
-    with Image.open(io.BytesIO(data)) as img:
-        return np.asarray(img if img.mode == "RGB" else img.convert("RGB"))

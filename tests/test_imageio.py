@@ -11,7 +11,7 @@ from PIL import Image
 
 from scrubber.errors import ImageTooLarge, ImageUnreadable, OutputExists
 from scrubber.imageio import (
-    Frame, OutputFormat, encode, load, metadata_problems, write_atomic,
+    Frame, OutputFormat, decode_own, encode, load, metadata_problems, write_atomic,
 )
 from tests.conftest import SAMPLES
 
@@ -43,6 +43,50 @@ def test_applies_exif_orientation_before_anything_else():
         assert raw.size == (1400, 1000)  # stored sideways
     assert (img.width, img.height) == (1000, 1400)
     assert "exif-orientation" in img.notes
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_each_exif_orientation_turns_a_jpeg_as_pil_does(tmp_path, orientation):
+    from PIL import ImageOps
+
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    _photo(50, 30).save(tmp_path / "o.jpg", "JPEG", quality=95, exif=exif.tobytes())
+    with Image.open(tmp_path / "o.jpg") as raw:
+        expected = np.asarray(ImageOps.exif_transpose(raw).convert("RGB"))
+    img = load(tmp_path / "o.jpg")
+    assert np.array_equal(img.frames[0].pixels, expected)
+    assert ("exif-orientation" in img.notes) == (orientation != 1)
+
+
+def test_jpeg_pixels_are_the_ones_pil_decodes():
+    path = SAMPLES / "group_photo.jpg"
+    with Image.open(path) as raw:
+        expected = np.asarray(raw.convert("RGB"))
+    assert np.array_equal(load(path).frames[0].pixels, expected)
+
+
+@pytest.mark.parametrize("kept", [0.1, 0.5, 0.9, 0.999])
+def test_a_jpeg_cut_anywhere_is_refused(tmp_path, kept):
+    data = (SAMPLES / "group_photo.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: int(len(data) * kept)])
+    with pytest.raises(ImageUnreadable, match="corrupt or truncated"):
+        load(tmp_path / "cut.jpg")
+
+
+def test_a_jpeg_with_bytes_after_its_end_still_loads(tmp_path):
+    data = (SAMPLES / "group_photo.jpg").read_bytes()
+    (tmp_path / "trailer.jpg").write_bytes(data + b"vendor trailer" * 100)
+    assert np.array_equal(load(tmp_path / "trailer.jpg").frames[0].pixels, load(SAMPLES / "group_photo.jpg").frames[0].pixels)
+
+
+@pytest.mark.parametrize("fmt", list(OutputFormat))
+def test_decode_own_reads_back_what_encode_wrote(fmt):
+    pixels = np.asarray(_photo(64, 48))
+    data = encode(pixels, fmt)
+    back = decode_own(data)
+    with Image.open(io.BytesIO(data)) as img:
+        assert np.array_equal(back, np.asarray(img.convert("RGB")))
 
 
 def test_every_tiff_page_and_gif_frame_is_loaded(tmp_path):

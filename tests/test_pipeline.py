@@ -111,6 +111,30 @@ def test_verification_re_detects_a_face_the_blur_did_not_destroy(scrubber, tmp_p
     assert not (tmp_path / "weak.jpg").exists()
 
 
+def test_verification_checks_a_face_lying_sideways_turned_too(scrubber, tmp_path):
+    """The re-check skips its turned passes only when every face was found upright: a face the
+    first pass found turned 90 degrees, left recognisable by a blur that only blurs edges, is
+    re-detected turned in the re-check."""
+    import cv2
+    from PIL import Image
+
+    face = np.asarray(Image.open(SAMPLES / "sideways_exif.jpg").convert("RGB"))  # stored sideways
+    Image.fromarray(face).save(tmp_path / "lying.png")
+
+    def light(pixels, regions):
+        out = pixels.copy()
+        for reg in regions:
+            b = reg.box
+            out[b.y0 : b.y1, b.x0 : b.x1] = cv2.GaussianBlur(pixels[b.y0 : b.y1, b.x0 : b.x1], (3, 3), 0)
+        return out
+
+    found = scrubber.process(tmp_path / "lying.png")
+    assert any(d.kind.value == "face" and d.evidence[:1] in (("rot90",), ("rot270",)) for d in found.detections)
+    with mock.patch.object(scrubber.blur, "apply", side_effect=light):
+        r = scrubber.process(tmp_path / "lying.png", out=tmp_path / "weak.png")
+    assert r.status is Status.BLOCKED and "verify:residual:face" in r.reasons
+
+
 def test_verification_by_region_matches_the_whole_image_check_on_samples():
     """Both verify scopes pass the same real redactions (the region check is not weaker on
     these, only cheaper) and both publish the redacted sample."""

@@ -6,7 +6,7 @@ the whole frame is shrunk to 960 px, so it runs on a small pyramid:
 
 * the whole frame fitted into ``side`` pixels (large faces);
 * the whole frame turned 90 and 270 degrees at ``rotated_side`` (people lying down, photos
-  held sideways: such faces are large);
+  held sideways: such faces are large), unless the frame is marked ``upright``;
 * the whole frame again at ``fine_side`` for small faces in the background, when the whole
   pass would show a ``min_face`` face smaller than YuNet finds reliably (19 px: measured,
   40-px faces in 4000x3000 at 1920 px scored 0.68-0.78). A 2000-px frame shows a 40-px
@@ -100,7 +100,7 @@ class YuNetFaces:
             for tx, ty, tile in _tiles(fine, s.fine_tile, s.tile_overlap):
                 for x, y, w, h, score in self._run(tile):
                     add(x + tx, y + ty, w, h, score, back_fine, level="fine")
-        if s.rotations:
+        if s.rotations and not frame.upright:
             small, back = frame.resized(s.rotated_side)
             sh, sw = small.shape[:2]
             # rot90 k=1 turns counter-clockwise: (x, y) in turned image -> (sw - 1 - y, x) upright

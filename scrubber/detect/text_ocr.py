@@ -32,7 +32,7 @@ from scrubber.imageio import Frame
 
 @dataclass(frozen=True)
 class TextSettings:
-    det_side: int = 1600  # long side of the image the line detector sees (1280 lost lines surfaces need)
+    det_side: int = 1280  # long side of the image the line detector sees (smaller type: the fine level)
     fine_side: int = 3200  # second level for small text (patches, gated by edges), every frame
     tile: int = 1536  # largest patch side handed to the line detector on the fine level
     small_text_px: tuple[int, int] = (4, 22)  # word heights (at fine_side) the fine level looks for
@@ -161,8 +161,11 @@ class TesseractText:
         s = self.settings
         img, back = frame.resized(s.det_side)
         lines = [_Line(_order(quad * back), score) for quad, score in self._det_boxes(img)]
-        if s.fine_side > s.det_side:  # 8-14 px type is lost even at 1600 px: every frame
+        if s.fine_side > s.det_side:  # 8-14 px type is lost at the coarse size: every frame
             small, blocks = self._find_small_lines(frame, lines)
+            # a patch holding large type as well gives its lines back again: read once
+            small = [f for f in small if not any(_inside(f.quad, ln.quad) and
+                                                 _height(f.quad) >= 0.6 * _height(ln.quad) for ln in lines)]
             # a coarse "line" holding rows of small words was a block of small type seen whole:
             # the small lines found inside it replace it
             lines = [ln for i, ln in enumerate(lines)
@@ -204,11 +207,12 @@ class TesseractText:
                 words[y // 8 : (y + bh) // 8 + 1, x // 8 : (x + bw) // 8 + 1] = 2 if index else 1
         count, labels, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate((words > 0).astype(np.uint8),
                                                                               np.ones((5, 9), np.uint8)))
-        # rows of small words inside a coarse box first (a label of small type: strong evidence),
-        # then the patches whose word blobs stand in left-aligned columns as lines of type do
-        # (``_aligned``: stone, foliage and fabric make word-shaped blobs too), then the
-        # densest, within a pixel budget: a textured wall once sent sixteen 1500-px patches to
-        # the detector (15 s), and a 12-MP ward scene once used up the regions before its label
+        # patches whose word blobs stand in left-aligned columns as lines of type do first
+        # (``_aligned``: stone, foliage and fabric make word-shaped blobs too), then rows of
+        # small words inside a coarse box (a block of small type seen whole; at 1280 px the
+        # coarse pass also takes a tiled floor for such a block, so this comes second), then
+        # the densest, within a pixel budget: a textured wall once sent sixteen 1500-px patches
+        # to the detector (15 s), and a 12-MP ward scene once used up the regions before its label
         members: dict[int, list] = {}
         for x, y, bw, bh in (b for group in blobs.values() for b in group):
             members.setdefault(int(labels[y // 8, x // 8]), []).append((x, y, bw, bh))
@@ -216,7 +220,7 @@ class TesseractText:
         def rank(i):
             st = stats[i]
             cells = words[st[1] : st[1] + st[3], st[0] : st[0] + st[2]]
-            return (-int((cells == 2).any()), -_aligned(members.get(i, [])), -float((cells > 0).mean()))
+            return (-_aligned(members.get(i, [])), -int((cells == 2).any()), -float((cells > 0).mean()))
 
         regions = [stats[i] for i in sorted(range(1, count), key=rank)]
         full = frame.pixels

@@ -36,6 +36,12 @@ def test_finds_a_face_turned_90_degrees(yunet, k):
     assert _found(dets, expected)
 
 
+def test_a_frame_marked_upright_is_not_searched_turned(yunet):
+    turned = np.ascontiguousarray(np.rot90(rgb("sideways_exif.jpg"), 1))
+    assert any(d.evidence[0].startswith("rot") for d in yunet.detect(Frame(turned)))
+    assert not any(d.evidence[0].startswith("rot") for d in yunet.detect(Frame(turned, upright=True)))
+
+
 def test_small_face_in_a_large_frame_is_found_by_the_fine_level(yunet):
     """A 40-px face in a 4000x3000 frame is 10 px at 960 px and lost; the 1920-px level keeps it.
     (40 px is the documented floor for 12-MP photos; below it YuNet at 1920 px is hit and miss.)"""
