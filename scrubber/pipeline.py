@@ -128,7 +128,8 @@ class Scrubber:
              detectors find best (``_face_crops``), packed side by side into one small canvas:
              one call per detector, and no small-face level to pay for; no turned passes
              either unless the first pass found a face turned (``Frame.upright``).
-           * Text: every text line the first pass found that a redaction touches is read
+           * Text: every text line the first pass found that a redaction touches, and that
+             does not lie wholly inside one fill (proven solid in step 1), is read
              again from the safe copy at the same quadrilateral (one Tesseract call, see
              ``TesseractText.reread``) and the recognizers run on what is still readable: a
              fill that missed part of an MRN leaves a readable MRN. Lines that cannot be read
@@ -199,6 +200,10 @@ class Scrubber:
             return [], []
         quads = {d.polygon for d in detections if d.kind is Kind.TEXT and d.polygon
                  and any(_touch(d.box, b) for b in touched)}
+        # a line lying wholly inside one fill (a screen's, a chart's) is under solid colour,
+        # which ``_unfilled`` has just proven: nothing there can be read again
+        fills = [r for r in regions if r.action is Action.FILL]
+        quads = {q for q in quads if not any(_covers(r, q) for r in fills)}
         if not quads:
             return [], []
         t = time.perf_counter()
@@ -313,6 +318,19 @@ _KINDS: dict[str, set[Kind]] = {
 
 def _touch(a: Box, b: Box) -> bool:
     return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def _covers(region: Region, quad: tuple[tuple[int, int], ...]) -> bool:
+    """Does the fill ``region`` hold every corner of ``quad`` (so all of the convex quad)?"""
+    import cv2
+
+    b = region.box
+    if not all(b.x0 <= x < b.x1 and b.y0 <= y < b.y1 for x, y in quad):
+        return False
+    if not region.polygon:
+        return True
+    outline = np.asarray(region.polygon, np.float32).reshape(-1, 1, 2)
+    return all(cv2.pointPolygonTest(outline, (float(x), float(y)), False) >= 0 for x, y in quad)
 
 
 def _unfilled(pixels: np.ndarray, regions: tuple[Region, ...], color: tuple[int, int, int],
