@@ -169,7 +169,11 @@ def _browser():
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--no-first-run", "--window-size=1400,1000"):
         opts.add_argument(arg)
-    return webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=opts)
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=opts)
+    # a click that submits a form returns before the next page has loaded: every lookup waits
+    # for its element (CI once looked for the decision on the page being left, under load)
+    driver.implicitly_wait(10)
+    return driver
 
 
 @pytest.mark.skipif(not shutil.which("chromium") or not shutil.which("chromedriver"),
