@@ -10,12 +10,15 @@ the whole frame is shrunk to 960 px, so it runs on a small pyramid:
 * the whole frame again at ``fine_side`` for small faces in the background, when the whole
   pass would show a ``min_face`` face smaller than YuNet finds reliably (19 px: measured,
   40-px faces in 4000x3000 at 1920 px scored 0.68-0.78). A 2000-px frame shows a 40-px
-  face at 19 px in the whole pass and skips the fine level. The fine level runs as four
-  overlapping ~1000-px tiles: YuNet's time grows faster than its input (0.48 s for the
-  tiles against 0.77 s for one 1920-px pass, same faces found). One 1920-px pass found every face the nine 960-px tiles of a 2400-px
+  face at 19 px in the whole pass and skips the fine level. The fine level runs in six
+  overlapping ~700-px tiles: YuNet's cost per pixel grows with its input (0.15 us/px at
+  480-768 px, 0.21 at 1024, 0.25 at 1280, one thread), so the six tiles take 0.54 s where
+  four ~1000-px tiles took 0.69 s and one 1920-px pass 0.77 s, finding the same faces
+  (``bench/small_faces.py``, and no more detections on the leak set's 58 large photos).
+  One 1920-px pass found every face the nine 960-px tiles of a 2400-px
   pyramid level found on the 12-MP benchmark scene (down to 35 px) in 0.65 s instead of 1.1 s.
-  On a busier background 40 px is not a reliable floor: ``bench/small_faces.py`` finds 6/18
-  real faces at 40 px, 14/18 at 48 px and 16/18 at 56 px in a 12-MP photo of a room.
+  On a busier background 40 px is not a reliable floor: ``bench/small_faces.py`` finds 7/18
+  real faces at 40 px, 13/18 at 48 px and 16/18 at 56 px in a 12-MP photo of a room.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ class YuNetSettings:
     side: int = 960
     rotated_side: int = 640
     fine_side: int = 1920  # long side of the second, small-face level
-    fine_tile: int = 1024  # the fine level runs in tiles: YuNet's time grows faster than its input
+    fine_tile: int = 768  # the fine level runs in tiles: YuNet's cost per pixel grows with its input
     tile_overlap: int = 64  # > the largest face the fine level is for (a larger one the whole pass finds)
     min_face: int = 40  # smallest face (px, full resolution) the levels are chosen for
     yunet_min_px: int = 19  # smallest face YuNet finds reliably at its input
