@@ -8,7 +8,7 @@ Helpers are plain functions so that no stage needs to know another's internals.
 from __future__ import annotations
 
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Iterable
 
@@ -141,8 +141,6 @@ def grow(box: Box, fraction: float = 0.0, pixels: int = 0) -> Box:
 
 def shift(det: Detection, dx: int, dy: int) -> Detection:
     """``det`` moved by (dx, dy): a detection made on a crop, in the whole image's pixels."""
-    from dataclasses import replace
-
     box = Box(det.box.x0 + dx, det.box.y0 + dy, det.box.x1 + dx, det.box.y1 + dy)
     polygon = tuple((x + dx, y + dy) for x, y in det.polygon) if det.polygon else det.polygon
     return replace(det, box=box, polygon=polygon)
@@ -167,10 +165,16 @@ def merge_overlapping(boxes: Iterable[Box]) -> list[Box]:
     return merged
 
 
-def nms(detections: Iterable[Detection], threshold: float = 0.4) -> tuple[Detection, ...]:
-    """Keep the highest-scoring detection of each overlapping group (per kind)."""
+def nms(detections: Iterable[Detection], threshold: float = 0.4, merge: bool = False) -> tuple[Detection, ...]:
+    """Keep the highest-scoring detection of each overlapping group (per kind). With ``merge``
+    the kept box grows to cover the boxes it suppressed: two pyramid levels see one face at
+    different extents, and the best-scoring box is not always the one that covers it all."""
     kept: list[Detection] = []
     for det in sorted(detections, key=lambda d: d.score, reverse=True):
-        if all(k.kind != det.kind or iou(k.box, det.box) < threshold for k in kept):
+        over = [i for i, k in enumerate(kept) if k.kind == det.kind and iou(k.box, det.box) >= threshold]
+        if not over:
             kept.append(det)
+        elif merge:
+            k = kept[over[0]]
+            kept[over[0]] = replace(k, box=union([k.box, det.box]))
     return tuple(kept)

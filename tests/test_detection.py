@@ -75,3 +75,18 @@ def test_nms_keeps_best_per_kind_and_only_filters():
     kept = nms([f1, f2, t])
     assert f1 in kept and t in kept and f2 not in kept
     assert only(kept, Kind.TEXT) == (t,)
+
+
+def test_nms_with_merge_keeps_the_best_detection_grown_over_what_it_suppressed():
+    """Two pyramid levels see one face: the best-scoring box cut off the forehead the other held
+    (generated/019_people_12mp.jpg in the leak benchmark). Merged, nothing either saw is lost."""
+    fine = Detection(Kind.FACE, Box(2747, 1451, 3165, 1953), 0.91, "y", evidence=("fine",))
+    whole = Detection(Kind.FACE, Box(2722, 1394, 3158, 1970), 0.90, "y", evidence=("whole",))
+    apart = Detection(Kind.FACE, Box(0, 0, 50, 50), 0.7, "y")
+    text = Detection(Kind.TEXT, Box(2722, 1394, 3158, 1970), 0.95, "t")
+    kept = nms([whole, fine, apart, text], 0.3, merge=True)
+    faces = only(kept, Kind.FACE)
+    assert len(faces) == 2 and apart in faces and text in kept
+    best = next(d for d in faces if d is not apart)
+    assert best.box == Box(2722, 1394, 3165, 1970) and best.score == 0.91 and best.evidence == ("fine",)
+    assert nms([whole, fine], 0.3)[0].box == fine.box  # without merge the cut-off box is all that is left

@@ -85,3 +85,32 @@ def test_small_face_in_a_2000_px_frame_is_found_without_the_fine_level(yunet):
         assert all(d.evidence != ("fine",) for d in dets)
         assert any(ox <= (d.box.x0 + d.box.x1) / 2 <= ox + small.shape[1] and
                    oy <= (d.box.y0 + d.box.y1) / 2 <= oy + small.shape[0] for d in dets)
+
+
+def test_a_faint_small_face_is_kept_by_the_small_face_threshold(yunet):
+    """A real 40-px face pasted into a real room blown up to 12 MP scores between 0.5 and 0.6 on
+    the fine level (``bench/small_faces.py``, face 1 at 600, 700): the small-face threshold keeps
+    it and the default policy acts on it; the whole-pass threshold on the fine level would lose it."""
+    import cv2
+
+    from scrubber.detect.faces_yunet import YuNetFaces, YuNetSettings
+    from scrubber.policy import Policy
+
+    x0, y0, x1, y1 = truth("group_photo.jpg")["faces"][1]
+    m = (y1 - y0) // 2
+    crop = rgb("group_photo.jpg")[max(0, y0 - m) : y1 + m, max(0, x0 - m) : x1 + m]
+    k = 40 / (y1 - y0)
+    face = cv2.resize(crop, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+    photo = cv2.resize(rgb("empty_room.jpg"), (4032, 3024), interpolation=cv2.INTER_CUBIC)
+    oy, ox = 600, 700
+    photo[oy : oy + face.shape[0], ox : ox + face.shape[1]] = face
+    cx, cy = ox + face.shape[1] / 2, oy + face.shape[0] / 2
+
+    def on_face(dets):
+        return [d for d in dets if d.box.x0 <= cx <= d.box.x1 and d.box.y0 <= cy <= d.box.y1]
+
+    hits = on_face(yunet.detect(Frame(photo)))
+    assert hits and hits[0].evidence == ("fine",)
+    assert hits[0].score >= Policy().face_threshold
+    strict = YuNetFaces(YuNetSettings(fine_threshold=YuNetSettings().threshold))
+    assert not on_face(strict.detect(Frame(photo)))
