@@ -70,7 +70,9 @@ class Policy:
     surface_block_share: float = 0.35  # surfaces covering more of the image than this block it
     surface_margin: float = 0.01  # grow surface outlines by this share of the image diagonal
     text_margin: float = 0.15  # grow text boxes by this share of their height
-    face_margin: float = 0.35  # the ellipse covers the face box and the hairline and outline around it
+    # the ellipse covers the head around the face box: hair, ears, outline (at 0.35 the leak
+    # benchmark's judge re-identified two blurred 12-MP faces from the hair and ear left outside)
+    face_margin: float = 0.5
     source: str = "built-in defaults"
 
     # ------------------------------------------------------------ loading
