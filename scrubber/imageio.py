@@ -118,7 +118,12 @@ class Frame:
             s = self.scale_for(max_side)
             if s < 1.0:
                 size = (max(1, round(self.width * s)), max(1, round(self.height * s)))
-                img = cv2.resize(self._halved(kind, max_side), size, interpolation=cv2.INTER_AREA)
+                src = self._halved(kind, max_side)
+                # what is left after the exact halvings is a factor below 2: bilinear there
+                # costs a sixth of an area resize (2016 -> 1920 px: 6 ms against 32 ms) and,
+                # up to 1.5, every source pixel still weighs in; beyond it, area
+                near = max(src.shape[:2]) <= 1.5 * max(size)
+                img = cv2.resize(src, size, interpolation=cv2.INTER_LINEAR if near else cv2.INTER_AREA)
             else:
                 img = self._full(kind)
             self._cache[key] = (img, self.width / img.shape[1])
@@ -223,10 +228,12 @@ _ORIENT = {1: (False, False, False), 2: (False, False, True), 3: (False, True, T
 
 
 def _orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    import cv2
+
     transpose, rows, cols = _ORIENT.get(orientation, _ORIENT[1])
-    out = pixels.transpose(1, 0, 2) if transpose else pixels
-    out = out[::-1] if rows else out
-    out = out[:, ::-1] if cols else out
+    out = cv2.transpose(pixels) if transpose else pixels  # OpenCV: a third of numpy's copy time
+    if rows or cols:
+        out = cv2.flip(out, -1 if rows and cols else 0 if rows else 1)
     return np.ascontiguousarray(out)
 
 
@@ -240,22 +247,22 @@ def _decode_jpeg(data: bytes, img: Image.Image) -> np.ndarray | None:
         return None
     import cv2
 
-    flags = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
-    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
-    if bgr is None:
+    # straight to RGB (no BGR copy to convert), the stored orientation left alone
+    rgb = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION)
+    if rgb is None:
         raise OSError("image file is truncated or its data is corrupt")
-    if bgr.shape[:2] != (img.height, img.width):
+    if rgb.shape[:2] != (img.height, img.width):
         return None
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return rgb
 
 
 def decode_own(data: bytes) -> np.ndarray:
     """RGB pixels of a file ``encode`` just wrote (the residual check reads what was saved)."""
     import cv2
 
-    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-    if bgr is not None:
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    rgb = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION)
+    if rgb is not None:
+        return rgb
     with Image.open(io.BytesIO(data)) as img:
         return np.asarray(img if img.mode == "RGB" else img.convert("RGB"))
 
