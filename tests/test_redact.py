@@ -49,3 +49,19 @@ def test_apply_blurs_then_fills():
     regions = (Region(Box(0, 0, 60, 60), Action.BLUR), Region(Box(20, 20, 40, 40), Action.FILL))
     out = apply(px, regions, Fill((0, 0, 0)), Blur())
     assert (out[20:40, 20:40] == 0).all()
+
+
+def test_blur_is_seeded_stays_inside_its_ellipse_and_is_noisy_everywhere():
+    """A large region (many noise tiles): the same output twice, nothing changed outside the
+    ellipse, and noise of about the set strength across the whole inside (no flat tile seams)."""
+    px = np.full((1200, 1600, 3), 120, np.uint8)
+    box = Box(100, 50, 1500, 1150)
+    region = (Region(box, Action.BLUR, ellipse=True),)
+    out = Blur().apply(px, region)
+    assert (out == Blur().apply(px, region)).all()
+    changed = (out != px).any(axis=2)
+    assert not changed[:50].any() and not changed[:, :100].any() and not changed[110:140, 110:140].any()
+    cy, cx = (box.y0 + box.y1) // 2, (box.x0 + box.x1) // 2
+    for y, x in ((cy, cx), (cy - 400, cx), (cy, cx + 600), (cy + 300, cx - 500)):
+        patch = out[y - 40 : y + 40, x - 40 : x + 40].astype(float)
+        assert 20 < patch.std() < 28 and abs(patch.mean() - 120) < 4

@@ -114,3 +114,37 @@ def test_a_faint_small_face_is_kept_by_the_small_face_threshold(yunet):
     assert hits[0].score >= Policy().face_threshold
     strict = YuNetFaces(YuNetSettings(fine_threshold=YuNetSettings().threshold))
     assert not on_face(strict.detect(Frame(photo)))
+
+
+def test_a_face_across_a_seam_of_the_fine_tiles_is_found_by_the_whole_pass(yunet):
+    """Beside the fine level the whole pass runs at 640 px: a 220-px face in a 12-MP photo
+    (35 px at 640) that no fine tile holds whole (it is wider than their overlap) must still be
+    found by the whole pass."""
+    import cv2
+
+    from scrubber.detect.faces_yunet import YuNetFaces, YuNetSettings, _tiles
+
+    x0, y0, x1, y1 = truth("group_photo.jpg")["faces"][0]
+    m = (y1 - y0) // 3
+    crop = rgb("group_photo.jpg")[max(0, y0 - m) : y1 + m, max(0, x0 - m) : x1 + m]
+    k = 220 / (y1 - y0)
+    face = cv2.resize(crop, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+    photo = cv2.resize(rgb("empty_room.jpg"), (4032, 3024), interpolation=cv2.INTER_CUBIC)
+    s = yunet.settings
+    f = s.fine_side / 4032
+    starts = sorted({x for x, _, _ in _tiles(np.zeros((1440, 1920, 3), np.uint8), s.fine_tile, s.tile_overlap)})
+    seam = (starts[1] + s.tile_overlap / 2) / f  # middle of the first tiles' overlap, full resolution
+    ox, oy = int(seam - face.shape[1] / 2), 400
+    photo[oy : oy + face.shape[0], ox : ox + face.shape[1]] = face
+    tile_w = -(-(1920 + (len(starts) - 1) * s.tile_overlap) // len(starts))
+    held = [x for x in starts if x <= (ox + m * k) * f and (ox + face.shape[1] - m * k) * f <= x + tile_w]
+    assert not held  # the face itself crosses the seam: no tile holds it whole
+    cx, cy = ox + face.shape[1] / 2, oy + face.shape[0] / 2
+
+    def on_face(dets):
+        return [d for d in dets if d.box.x0 <= cx <= d.box.x1 and d.box.y0 <= cy <= d.box.y1]
+
+    assert on_face(yunet.detect(Frame(photo)))
+    # the whole pass alone (a fine level that keeps nothing)
+    whole_only = YuNetFaces(YuNetSettings(fine_threshold=1.01))
+    assert [d.evidence for d in on_face(whole_only.detect(Frame(photo)))] == [("whole",)]
