@@ -19,7 +19,7 @@ from scrubber.consent import Roster, encode_face
 from scrubber.detect import registry as detectors
 from scrubber.detection import Box, Detection, Kind, clip, grow, iou, merge_overlapping, only, shift
 from scrubber.errors import DetectorFailed, ImageUnreadable, OutputExists, SaveFailed
-from scrubber.imageio import Frame, OutputFormat, decode_own, encode, load, metadata_problems, write_atomic
+from scrubber.imageio import Frame, OutputFormat, decode_own, encode, load, metadata_problems, shrink, write_atomic
 from scrubber.phi import registry as identifiers
 from scrubber.phi.registry import AnalyzerSettings
 from scrubber.policy import CONSENTED, Action, Policy, Region, Status, Verdict, decide
@@ -290,8 +290,7 @@ class Scrubber:
             t = time.perf_counter()
             try:
                 write_atomic(data, out, overwrite=overwrite)
-                written = Path(out).read_bytes()
-                if written != data or metadata_problems(written):
+                if Path(out).read_bytes() != data:  # the bytes whose metadata was checked above
                     raise SaveFailed(f"{out}: read-back check failed")
             except (OutputExists, SaveFailed) as err:
                 return self._done(name, verdict, detections, base, timings, t0, error=str(err))
@@ -425,7 +424,7 @@ def _pack(pixels: np.ndarray, areas: list[tuple[Box, float]], width: int,
         crop = pixels[area.y0 : area.y1, area.x0 : area.x1]
         if k != 1.0:
             size = (max(1, round(area.width * k)), max(1, round(area.height * k)))
-            crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC)
+            crop = shrink(crop, size) if k < 1 else cv2.resize(crop, size, interpolation=cv2.INTER_CUBIC)
         canvas[py : py + crop.shape[0], px : px + crop.shape[1]] = crop
     return canvas, placed
 

@@ -36,6 +36,11 @@ class TextSettings:
     fine_side: int = 3200  # second level for small text (patches, gated by edges), every frame
     tile: int = 1536  # largest patch side handed to the line detector on the fine level
     small_text_px: tuple[int, int] = (4, 22)  # word heights (at fine_side) the fine level looks for
+    # share of its box a word blob fills: a word closed along its line is solid (every one of
+    # 258 identifier words in the leak set filled 0.66 or more); wood grain, hair and eyes make
+    # thin or ragged blobs (median 0.46), and at 0.3 they sent 13-16 patches of a people or
+    # wood photo to the line detector (0.2-0.3 s, nothing found)
+    word_fill: float = 0.5
     fine_zoom: float = 2.0
     fine_max_regions: int = 16
     fine_budget_px: int = 2_400_000  # patch pixels (after zoom) the small-type level may send to the detector
@@ -192,7 +197,7 @@ class TesseractText:
         count, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
         blobs: dict[int, list] = {}
         for x, y, bw, bh, area in stats[1:count]:
-            if s.small_text_px[0] <= bh <= s.small_text_px[1] and bw >= 1.5 * bh and area >= 0.3 * bw * bh:
+            if s.small_text_px[0] <= bh <= s.small_text_px[1] and bw >= 1.5 * bh and area >= s.word_fill * bw * bh:
                 blobs.setdefault(int(owner[y + bh // 2, x + bw // 2]), []).append((x, y, bw, bh))
         # word blobs inside a coarse line are its own words, unless they stand in two or more
         # rows: then the "line" was a block of small type (a label) the coarse pass saw whole
