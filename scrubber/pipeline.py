@@ -161,7 +161,12 @@ class Scrubber:
                 canvas_width = width
             else:  # each face crop scaled so the face is ~face_px tall: small canvas, one pass
                 areas = _face_crops(group, width, height)
-                canvas_width = max([960] + [round(a.width * k) for a, k in areas])
+                # about square, and no wider than 960 px (YuNet's whole pass, so it shrinks
+                # nothing) unless a crop is: the detectors' cost is the canvas's area, and a
+                # 960-px-wide shelf holding one face crop was three quarters grey
+                sizes = [(round(a.width * k), round(a.height * k)) for a, k in areas]
+                square = int(1.2 * sum(w * h for w, h in sizes) ** 0.5)
+                canvas_width = max([min(960, square)] + [w for w, _ in sizes])
             if not areas:
                 continue
             canvas, placed = _pack(pixels, areas, canvas_width)
