@@ -3,10 +3,11 @@
 models (1.5 s here) though detection needs none of them; it is imported only to encode faces
 for the consent roster (``scrubber.consent``). HOG is frontal-only and needs faces of ~80 px; it
 runs at ``side`` pixels without upsampling, a second opinion on large frontal faces; YuNet
-covers small, profile and rotated faces, and found every one of the 104 generated benchmark
-faces HOG found. 1024 px: HOG found 56 of them at 1024, 68 at 1280 and 71 at 1600 px, in
-0.056, 0.092 and 0.147 s per 12-MP photo (one upsample at 1280 found fewer than 1600 px in
-three times the time). Both run and their boxes are merged by the policy."""
+covers small, profile and rotated faces. Of the 104 labelled faces of the generated leak
+benchmark YuNet found all 104 (session 6 scan), HOG 71 at 1600 px, 68 at 1280 and 56 at 1024 px,
+none that YuNet missed, in 0.196, 0.122 and 0.075 s per 12-MP photo: hence 1024 px (one
+upsample at 1280 found fewer than 1600 px in three times the time). Both run and their boxes
+are merged by the policy."""
 
 from __future__ import annotations
 
