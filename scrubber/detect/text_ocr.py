@@ -8,7 +8,8 @@ text beside a barcode and rotated text, and at 12 MP it is slow. Here
 2. each line is cut from the *full-resolution* image with a perspective warp that makes
    it upright, deskewed and ``line_height`` pixels tall, with dark backgrounds inverted;
 3. all lines are stacked into one mosaic and read by a single Tesseract call
-   (``OMP_THREAD_LIMIT=1``; parallelism comes from worker processes);
+   (``OMP_THREAD_LIMIT=1``; parallelism comes from worker processes), made to a Tesseract
+   process that stays open for the worker's life (``scrubber.detect.tesseract``);
 4. lines read poorly are read again turned 180 degrees (vertical lines at 270 as well as
    90 degrees), and both readings are kept;
 5. each word's box is mapped back through the inverse warp to full-resolution pixels.
@@ -24,9 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scrubber.detect.tesseract import Tesseract
 from scrubber.detect.textlines import LineDetector, LineSettings
 from scrubber.detection import Box, Detection, Kind
-from scrubber.errors import DetectorFailed, ModelMissing
+from scrubber.errors import ModelMissing
 from scrubber.imageio import Frame
 
 
@@ -149,12 +151,9 @@ class TesseractText:
     def __init__(self, settings: TextSettings | None = None):
         self.settings = settings or TextSettings()
         cmd, tessdata = _tesseract_paths()
-        import pytesseract
-
         os.environ.setdefault("TESSDATA_PREFIX", tessdata)
         os.environ["OMP_THREAD_LIMIT"] = "1"
-        pytesseract.pytesseract.tesseract_cmd = cmd
-        self._tess = pytesseract
+        self._tess = Tesseract(cmd, psm=6, timeout_s=self.settings.timeout_s)
         self._det = LineDetector(LineSettings(box_thresh=self.settings.det_threshold))
 
     # -------------------------------------------------------------- stages
@@ -290,17 +289,7 @@ class TesseractText:
             offsets.append((y, y + h))
             line.words = []
             y += h + gap
-        try:
-            data = self._tess.image_to_data(
-                mosaic,
-                config="--psm 6",
-                output_type=self._tess.Output.DICT,
-                timeout=self.settings.timeout_s,
-            )
-        except RuntimeError as err:
-            raise DetectorFailed(f"Tesseract timed out after {self.settings.timeout_s:.0f} s") from err
-        except Exception as err:
-            raise DetectorFailed(f"Tesseract failed ({type(err).__name__}: {err})") from err
+        data = self._tess.data(mosaic)
         tops = np.array([o[0] for o in offsets])
         for text, conf, left, top, w, h in zip(
             data["text"], data["conf"], data["left"], data["top"], data["width"], data["height"]
