@@ -17,7 +17,9 @@ A read that cannot go through the stream (Tesseract would not start in this mode
 during the page) is made once more the old way, with a fresh process through pytesseract. A
 read that takes longer than the timeout stops the process and fails, so the image is blocked.
 The process is started again for the next read, after a fork in a new process, and after
-``max_pages`` pages so that months of ``scrubber watch`` keep one young process.
+``max_pages`` pages so that months of ``scrubber watch`` keep one young process. Pages are
+written to a private folder (0700) named after the worker's pid, removed after each read; a
+new process removes the folders of workers that were killed mid-read.
 """
 
 from __future__ import annotations
@@ -43,6 +45,26 @@ class StreamStopped(Exception):
     """The Tesseract process would not start or ended during a page."""
 
 
+def _sweep() -> None:
+    """Remove the folders of workers that were killed (a timeout in ``scrubber watch``) before
+    they could remove them: the page being read is a mosaic of text lines."""
+    root = tempfile.gettempdir()
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return
+    for name in names:
+        parts = name.split("-")
+        if len(parts) < 4 or parts[:2] != ["scrubber", "ocr"] or not parts[2].isdigit():
+            continue
+        try:
+            os.kill(int(parts[2]), 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+        except OSError:
+            pass  # alive (or not ours to signal)
+
+
 class Tesseract:
     """``data(gray)``: pytesseract's ``image_to_data(gray, output_type=DICT)`` for one fixed
     configuration, from a process that stays open."""
@@ -62,7 +84,8 @@ class Tesseract:
     # ------------------------------------------------------------ the process
 
     def _start(self) -> None:
-        self._dir = tempfile.mkdtemp(prefix="scrubber-ocr-")  # 0700: line crops are PHI
+        _sweep()
+        self._dir = tempfile.mkdtemp(prefix=f"scrubber-ocr-{os.getpid()}-")  # 0700: line crops are PHI
         blank = os.path.join(self._dir, "end.pgm")
         with open(blank, "wb") as f:
             f.write(b"P5 8 8 255\n" + b"\xff" * 64)

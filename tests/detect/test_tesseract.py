@@ -112,3 +112,23 @@ def test_a_hung_tesseract_times_out_and_is_stopped(tmp_path):
     with pytest.raises(DetectorFailed, match="timed out"):
         tess.data(_pages()[0])
     assert time.monotonic() - t < 10 and tess._proc is None
+
+
+def test_the_folder_of_a_killed_worker_is_removed(tess_cmd, tmp_path, monkeypatch):
+    import subprocess
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = tmp_path / f"scrubber-ocr-{dead.pid}-abc"
+    stale.mkdir()
+    (stale / "page.pgm").write_bytes(b"P5 1 1 255\n\x00")
+    alive = tmp_path / f"scrubber-ocr-{os.getpid()}-def"
+    alive.mkdir()
+    tess = Tesseract(tess_cmd)
+    try:
+        tess.data(_pages()[0])
+        assert not stale.exists() and alive.exists() and tess._dir.startswith(str(tmp_path))
+    finally:
+        tess.close()
