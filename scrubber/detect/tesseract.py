@@ -85,10 +85,13 @@ class Tesseract:
 
     def _start(self) -> None:
         _sweep()
-        self._dir = tempfile.mkdtemp(prefix=f"scrubber-ocr-{os.getpid()}-")  # 0700: line crops are PHI
-        blank = os.path.join(self._dir, "end.pgm")
-        with open(blank, "wb") as f:
-            f.write(b"P5 8 8 255\n" + b"\xff" * 64)
+        try:
+            self._dir = tempfile.mkdtemp(prefix=f"scrubber-ocr-{os.getpid()}-")  # 0700: line crops are PHI
+            blank = os.path.join(self._dir, "end.pgm")
+            with open(blank, "wb") as f:
+                f.write(b"P5 8 8 255\n" + b"\xff" * 64)
+        except OSError as err:
+            raise StreamStopped(f"no folder for the pages: {err}") from err
         self._blank = blank
         try:
             self._proc = subprocess.Popen(

@@ -118,6 +118,7 @@ def test_the_folder_of_a_killed_worker_is_removed(tess_cmd, tmp_path, monkeypatc
     import subprocess
     import tempfile
 
+    page = _pages()[0]
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     dead = subprocess.Popen(["true"])
     dead.wait()
@@ -128,7 +129,33 @@ def test_the_folder_of_a_killed_worker_is_removed(tess_cmd, tmp_path, monkeypatc
     alive.mkdir()
     tess = Tesseract(tess_cmd)
     try:
-        tess.data(_pages()[0])
+        tess.data(page)
         assert not stale.exists() and alive.exists() and tess._dir.startswith(str(tmp_path))
     finally:
         tess.close()
+
+
+def test_a_removed_page_folder_is_made_again(tess_cmd):
+    """A temp cleaner may remove the folder during months of ``scrubber watch``."""
+    import shutil
+
+    tess = Tesseract(tess_cmd)
+    try:
+        page = _pages()[0]
+        first = _words(tess.data(page))
+        shutil.rmtree(tess._dir)
+        assert _words(tess.data(page)) == first  # this page the old way
+        assert _words(tess.data(page)) == first and os.path.isdir(tess._dir)  # streaming again
+    finally:
+        tess.close()
+
+
+def test_no_writable_temp_folder_is_a_detector_error(tess_cmd, tmp_path, monkeypatch):
+    import tempfile
+
+    page = _pages()[0]
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    tess = Tesseract(tess_cmd)
+    with pytest.raises(DetectorFailed):
+        tess.data(page)
+    tess.close()
