@@ -9,7 +9,8 @@ check's re-read of every photo).
 
 Each page is followed by a blank 8x8 page. Tesseract writes that page's own row
 (``1<TAB>page<TAB>...``) only after every row of the page before it, so the row marks where
-the real page's words end. The words, confidences and boxes are the same as pytesseract's:
+the real page's words end. Every row before the mark must be the real page's, its own page row
+among them; output in any other order is not trusted (the page is read the old way). The words, confidences and boxes are the same as pytesseract's:
 all 30 mosaics that the first pass and the re-check sent while scanning 26 benchmark photos
 came back identical.
 
@@ -170,13 +171,22 @@ class Tesseract:
             except OSError:
                 pass
         out: dict[str, list] = {k: [] for k in _FIELDS}
+        real, seen = str(self._pages - 1), False
         for row in rows:
             cells = row.decode("utf-8", "replace").split("\t")
             if len(cells) != len(_FIELDS) or cells[0] == "level":
                 continue
+            # every row before the marker is the real page's, its own page row among them;
+            # anything else means the output is not in the order this relies on: read it the
+            # old way rather than return another page's words or half of this one's
+            if cells[1] != real:
+                raise StreamStopped(f"tesseract wrote page {cells[1]} while page {real} was read")
+            seen = seen or cells[0] == "1"
             for key, cell in zip(_FIELDS, cells):
                 # as pytesseract gives them: numbers as int (confidence truncated), text as is
                 out[key].append(cell if key == "text" else int(float(cell)))
+        if not seen:
+            raise StreamStopped(f"tesseract wrote no page row for page {real}")
         return out
 
     def _line(self, deadline: float) -> bytes:

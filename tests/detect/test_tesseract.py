@@ -159,3 +159,23 @@ def test_no_writable_temp_folder_is_a_detector_error(tess_cmd, tmp_path, monkeyp
     with pytest.raises(DetectorFailed):
         tess.data(page)
     tess.close()
+
+
+def test_output_out_of_order_is_read_the_old_way(tess_cmd, tmp_path):
+    """A Tesseract whose stream writes the end marker before the page's words: those words
+    are not taken (they could be half a page); the page is read the old way."""
+    header = "level\\tpage_num\\tblock_num\\tpar_num\\tline_num\\tword_num\\tleft\\ttop\\twidth\\theight\\tconf\\ttext"
+    cmd = _fake(tmp_path, f"""case "$*" in
+  *stream_filelist*)
+    read a; read b
+    printf '{header}\\n1\\t2\\t0\\t0\\t0\\t0\\t0\\t0\\t8\\t8\\t-1\\t\\n5\\t1\\t1\\t1\\t1\\t1\\t0\\t0\\t9\\t9\\t96\\tWRONG\\n'
+    exec sleep 30;;
+esac
+exec "{tess_cmd}" "$@\"""")
+    page = _pages()[0]
+    tess = Tesseract(cmd)
+    try:
+        words = {t for t, *_ in _words(tess.data(page))}
+        assert "00734519" in words and "WRONG" not in words
+    finally:
+        tess.close()
