@@ -18,23 +18,24 @@ the whole frame is shrunk to 960 px, so it runs on a small pyramid:
 * the whole frame fitted into ``side`` pixels (large faces), or ``side_beside_fine`` (640)
   when the fine level runs: then the whole pass is only for faces too large for the fine
   tiles. A face wider than the tiles' overlap, placed across a seam, was found in 72 of 72
-  placements (4 real faces x 6 sizes from 140 to 400 px x 3 seams of a 12-MP photo) with the
-  whole pass at 640, as at 800 and 960 px;
+  placements (4 real faces x 6 sizes from 120 to 400 px x 3 seams of a 12-MP photo) with the
+  whole pass at 640 px;
 * the whole frame turned 90 and 270 degrees at ``rotated_side`` (people lying down, photos
   held sideways: such faces are large), unless the frame is marked ``upright``;
-* the whole frame again at ``fine_side`` for small faces in the background, when the whole
-  pass would show a ``min_face`` face smaller than YuNet finds reliably (19 px: measured,
-  40-px faces in 4000x3000 at 1920 px scored 0.68-0.78). A 2000-px frame shows a 40-px
-  face at 19 px in the whole pass and skips the fine level. The fine level runs in six
-  overlapping ~700-px tiles, chosen when libfacedetection's cost per pixel grew with its
-  input (0.15 us/px at 480-768 px, 0.25 at 1280); with onnxruntime it still does, a little
-  (0.034 us/px at 768 x 576, 0.043 at 1920 x 1440), and the six tiles take 0.08 s against
-  0.12 s for one pass, finding the same faces (``bench/small_faces.py``).
-  One 1920-px pass found every face the nine 960-px tiles of a 2400-px pyramid level found
-  on the 12-MP benchmark scene (down to 35 px), in 0.65 s instead of 1.1 s with the library.
-  On a busier background 40 px is not a reliable floor: ``bench/small_faces.py`` finds 9/18
-  real faces at 40 px, 13/18 at 48 px and 16/18 at 56 px in a 12-MP photo of a room (with the
-  fine level's threshold of 0.5; at 0.6 it found 7/18 at 40 px).
+* the whole frame again at ``fine_side`` (or full resolution, if smaller) for small faces in
+  the background, when the whole pass would show a ``min_face`` face smaller than YuNet finds
+  reliably (19 px: measured, 40-px faces in 4000x3000 at 1920 px scored 0.68-0.78). A
+  2000-px frame shows a 40-px face at 19 px in the whole pass and skips the fine level.
+  The fine level runs in overlapping tiles of at most ``fine_tile`` pixels: YuNet's cost
+  per pixel grows a little with its input (onnxruntime, one thread: 0.034 us/px at
+  768 x 576, 0.043 at 1920 x 1440). It was 1920 px in six ~700-px tiles while YuNet ran on
+  libfacedetection's own loops (0.54 s a 12-MP photo); with onnxruntime, 2400 px in six
+  ~850-px tiles costs 0.03-0.06 s more than that level did (0.23 s against 0.21 s for all
+  of YuNet, on the benchmark's 20 12-MP photos) and finds far more small faces
+  (``bench/small_faces.py``, 18 real faces pasted into a 12-MP photo of a room, found at
+  32 / 36 / 40 / 48 / 56 px: 10 / 14 / 15 / 15 / 15 at 2400 px against 3 / 9 / 12 / 13 / 16
+  at 1920 px), for 5 more detections on the benchmark's 58 large photos, three of them on a
+  screen and a wristband photo that are redacted anyway.
 """
 
 from __future__ import annotations
@@ -53,13 +54,13 @@ from scrubber.imageio import Frame
 class YuNetSettings:
     side: int = 960
     # the whole pass when the fine level runs too: a face of ``yunet_min_px`` at 640 px is 120 px
-    # in a 12-MP photo, and the fine level's tiles hold every face up to 134 px whole (their
-    # overlap); 640 px costs a third of 960 px (0.05 s against 0.11 s)
+    # in a 12-MP photo, and the fine level's tiles hold every face up to 161 px whole (their
+    # overlap at 2400 px); 640 px costs a third of 960 px
     side_beside_fine: int = 640
     rotated_side: int = 640
-    fine_side: int = 1920  # long side of the second, small-face level
-    fine_tile: int = 768  # the fine level runs in tiles: YuNet's cost per pixel grows with its input
-    tile_overlap: int = 64  # > the largest face the fine level is for (a larger one the whole pass finds)
+    fine_side: int = 2400  # long side of the second, small-face level
+    fine_tile: int = 1024  # the fine level runs in tiles: YuNet's cost per pixel grows with its input
+    tile_overlap: int = 96  # > the largest face the fine level is for (a larger one the whole pass finds)
     min_face: int = 40  # smallest face (px, full resolution) the levels are chosen for
     yunet_min_px: int = 19  # smallest face YuNet finds reliably at its input
     threshold: float = 0.6  # YuNet confidence (0-1) on the whole and turned passes
@@ -173,8 +174,7 @@ class YuNetFaces:
             if box.area:
                 found.append(Detection(Kind.FACE, box, min(1.0, score), self.name, evidence=(level,)))
 
-        fine_level = (s.min_face * frame.scale_for(s.side) < s.yunet_min_px
-                      and max(frame.width, frame.height) > s.fine_side)
+        fine_level = s.min_face * frame.scale_for(s.side) < s.yunet_min_px
         # beside the fine level the whole pass is only for faces too large for its tiles
         small, back = frame.resized(s.side_beside_fine if fine_level else s.side)
         for x, y, w, h, score in self._run(small):

@@ -87,8 +87,25 @@ def test_small_face_in_a_2000_px_frame_is_found_without_the_fine_level(yunet):
                    oy <= (d.box.y0 + d.box.y1) / 2 <= oy + small.shape[0] for d in dets)
 
 
+def test_a_frame_between_the_gate_and_the_fine_size_gets_the_fine_level_at_full_resolution(yunet):
+    """A 2200-px frame is above the gate (a 40-px face would be 17 px in the whole pass) and
+    below the fine level's 2400 px: the fine level runs on the frame itself and finds a
+    small face that the 640-px whole pass beside it cannot."""
+    import cv2
+
+    small = rgb("group_photo.jpg")[850:950, 1600:1700]
+    small = cv2.resize(small, None, fx=36 / 35, fy=36 / 35, interpolation=cv2.INTER_AREA)
+    canvas = np.full((1650, 2200, 3), 180, np.uint8)
+    oy, ox = 700, 1100
+    canvas[oy : oy + small.shape[0], ox : ox + small.shape[1]] = small
+    dets = yunet.detect(Frame(canvas))
+    hits = [d for d in dets if ox <= (d.box.x0 + d.box.x1) / 2 <= ox + small.shape[1]
+            and oy <= (d.box.y0 + d.box.y1) / 2 <= oy + small.shape[0]]
+    assert hits and hits[0].evidence == ("fine",)
+
+
 def test_a_faint_small_face_is_kept_by_the_small_face_threshold(yunet):
-    """A real 40-px face pasted into a real room blown up to 12 MP scores between 0.5 and 0.6 on
+    """A real 32-px face pasted into a real room blown up to 12 MP scores between 0.5 and 0.6 on
     the fine level (``bench/small_faces.py``, face 1 at 600, 700): the small-face threshold keeps
     it and the default policy acts on it; the whole-pass threshold on the fine level would lose it."""
     import cv2
@@ -99,7 +116,7 @@ def test_a_faint_small_face_is_kept_by_the_small_face_threshold(yunet):
     x0, y0, x1, y1 = truth("group_photo.jpg")["faces"][1]
     m = (y1 - y0) // 2
     crop = rgb("group_photo.jpg")[max(0, y0 - m) : y1 + m, max(0, x0 - m) : x1 + m]
-    k = 40 / (y1 - y0)
+    k = 32 / (y1 - y0)
     face = cv2.resize(crop, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
     photo = cv2.resize(rgb("empty_room.jpg"), (4032, 3024), interpolation=cv2.INTER_CUBIC)
     oy, ox = 600, 700
@@ -117,8 +134,8 @@ def test_a_faint_small_face_is_kept_by_the_small_face_threshold(yunet):
 
 
 def test_a_face_across_a_seam_of_the_fine_tiles_is_found_by_the_whole_pass(yunet):
-    """Beside the fine level the whole pass runs at 640 px: a 220-px face in a 12-MP photo
-    (35 px at 640) that no fine tile holds whole (it is wider than their overlap) must still be
+    """Beside the fine level the whole pass runs at 640 px: a 300-px face in a 12-MP photo
+    (48 px at 640) that no fine tile holds whole (it is wider than their overlap) must still be
     found by the whole pass."""
     import cv2
 
@@ -127,16 +144,17 @@ def test_a_face_across_a_seam_of_the_fine_tiles_is_found_by_the_whole_pass(yunet
     x0, y0, x1, y1 = truth("group_photo.jpg")["faces"][0]
     m = (y1 - y0) // 3
     crop = rgb("group_photo.jpg")[max(0, y0 - m) : y1 + m, max(0, x0 - m) : x1 + m]
-    k = 220 / (y1 - y0)
+    k = 300 / (y1 - y0)
     face = cv2.resize(crop, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
     photo = cv2.resize(rgb("empty_room.jpg"), (4032, 3024), interpolation=cv2.INTER_CUBIC)
     s = yunet.settings
     f = s.fine_side / 4032
-    starts = sorted({x for x, _, _ in _tiles(np.zeros((1440, 1920, 3), np.uint8), s.fine_tile, s.tile_overlap)})
+    fine_w, fine_h = s.fine_side, s.fine_side * 3024 // 4032
+    starts = sorted({x for x, _, _ in _tiles(np.zeros((fine_h, fine_w, 3), np.uint8), s.fine_tile, s.tile_overlap)})
     seam = (starts[1] + s.tile_overlap / 2) / f  # middle of the first tiles' overlap, full resolution
     ox, oy = int(seam - face.shape[1] / 2), 400
     photo[oy : oy + face.shape[0], ox : ox + face.shape[1]] = face
-    tile_w = -(-(1920 + (len(starts) - 1) * s.tile_overlap) // len(starts))
+    tile_w = -(-(fine_w + (len(starts) - 1) * s.tile_overlap) // len(starts))
     held = [x for x in starts if x <= (ox + m * k) * f and (ox + face.shape[1] - m * k) * f <= x + tile_w]
     assert not held  # the face itself crosses the seam: no tile holds it whole
     cx, cy = ox + face.shape[1] / 2, oy + face.shape[0] / 2
