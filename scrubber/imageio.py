@@ -105,6 +105,24 @@ class Frame:
         """RGB copy whose long side is at most ``max_side``, and the factor back to full resolution."""
         return self._sized("rgb", max_side)
 
+    def enlarged_half(self, max_side: int, most: float = 1.25) -> tuple[np.ndarray, float]:
+        """RGB copy whose long side is ``max_side`` (at most full resolution), made from the
+        smallest exact halving at least ``max_side / most`` long, enlarged bilinearly if need be.
+        For a detector that needs faces big rather than sharp: a 12-MP photo at 2400 px costs
+        5 + 12 ms this way (its 2016-px halving, which other stages share, enlarged) against
+        61 ms for an area resize by 0.6, and YuNet found as many small faces in it (95 against
+        93 of 126, ``bench/small_faces.py`` at 28-56 px)."""
+        key = ("rgb", "enlarged", max_side, most)
+        if key not in self._cache:
+            s = self.scale_for(max_side)
+            if s < 1.0:
+                size = (max(1, round(self.width * s)), max(1, round(self.height * s)))
+                img = _last_step(self._halved("rgb", -(-max_side * 100 // round(most * 100))), size)
+            else:
+                img = self.pixels
+            self._cache[key] = (img, self.width / img.shape[1])
+        return self._cache[key]
+
     def gray(self, max_side: int) -> tuple[np.ndarray, float]:
         """Grey copy whose long side is at most ``max_side``, and the factor back. Shrunk from
         the full-resolution grey picture (a third of the pixels an RGB resize moves)."""

@@ -191,6 +191,31 @@ def test_resized_copies_match_an_area_resize(side):
     assert np.abs(small.astype(int) - reference).mean() < 1.0
 
 
+@pytest.mark.parametrize("size, expected, halvings", [
+    ((4032, 3024), (2400, 1800), 1),  # the 2016-px halving enlarged by 1.19
+    ((3000, 2000), (2400, 1600), 0),  # a halving (1500) would need 1.6: full resolution shrunk
+    ((8000, 6000), (2400, 1800), 2),
+    ((2200, 1650), (2200, 1650), 0),  # never above full resolution
+])
+def test_enlarged_half_starts_from_the_nearest_halving(size, expected, halvings):
+    frame = Frame(np.zeros((size[1], size[0], 3), np.uint8))
+    img, back = frame.enlarged_half(2400)
+    assert (img.shape[1], img.shape[0]) == expected and back == pytest.approx(size[0] / expected[0])
+    assert len([k for k in frame._cache if "half" in k]) == halvings
+    assert frame.enlarged_half(2400)[0] is img
+
+
+def test_enlarged_half_stays_close_to_an_area_resize():
+    """The enlarged 2016-px halving of 12 MP of a real photo is a little softer than an area
+    resize to 2400 px, not another picture."""
+    import cv2
+
+    px = np.tile(rgb("group_photo.jpg"), (3, 3, 1))[:3024, :4032].copy()
+    img, _ = Frame(px).enlarged_half(2400)
+    reference = cv2.resize(px, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_AREA)
+    assert np.abs(img.astype(int) - reference).mean() < 1.5  # 0.8 levels
+
+
 @pytest.mark.parametrize("fmt", list(OutputFormat))
 def test_encode_carries_no_metadata(fmt):
     data = encode(np.zeros((32, 32, 3), np.uint8), fmt)
