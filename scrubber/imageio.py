@@ -102,7 +102,9 @@ class Frame:
         return min(1.0, max_side / max(self.width, self.height))
 
     def resized(self, max_side: int) -> tuple[np.ndarray, float]:
-        """RGB copy whose long side is at most ``max_side``, and the factor back to full resolution."""
+        """RGB copy whose long side is at most ``max_side``, and the factor back to full resolution.
+        An exact halving up to 3% short of ``max_side`` is taken as it is (1024 px of a 12-MP
+        photo is its 1008-px halving: 2 ms, shared, against 24 ms for an area resize by 0.51)."""
         return self._sized("rgb", max_side)
 
     def enlarged_half(self, max_side: int, most: float = 1.25) -> tuple[np.ndarray, float]:
@@ -136,7 +138,9 @@ class Frame:
             s = self.scale_for(max_side)
             if s < 1.0:
                 size = (max(1, round(self.width * s)), max(1, round(self.height * s)))
-                img = _last_step(self._halved(kind, max_side), size)
+                img = self._halved(kind, -(-max_side * 97 // 100))
+                if max(img.shape[:2]) > max_side:
+                    img = _last_step(img, size)
             else:
                 img = self._full(kind)
             self._cache[key] = (img, self.width / img.shape[1])

@@ -191,6 +191,15 @@ def test_resized_copies_match_an_area_resize(side):
     assert np.abs(small.astype(int) - reference).mean() < 1.0
 
 
+def test_a_halving_a_little_short_of_the_size_asked_for_is_taken_as_it_is():
+    frame = Frame(np.zeros((3024, 4032, 3), np.uint8))
+    img, back = frame.resized(1024)  # the 1008-px halving, 1.6% short
+    assert img.shape == (756, 1008, 3) and back == 4.0
+    assert any(img is v for k, v in frame._cache.items() if "half" in k)
+    img, back = frame.resized(1100)  # the halving would be 8% short: an area resize from 2016 px
+    assert img.shape[1] == 1100
+
+
 @pytest.mark.parametrize("size, expected, halvings", [
     ((4032, 3024), (2400, 1800), 1),  # the 2016-px halving enlarged by 1.19
     ((3000, 2000), (2400, 1600), 0),  # a halving (1500) would need 1.6: full resolution shrunk

@@ -74,8 +74,8 @@ class Barcodes:
         return out
 
     def detect(self, frame: Frame) -> tuple[Detection, ...]:
-        gray, back = frame.gray(self.settings.side)
-        if not (self.settings.full_resolution and back > 1.0):
+        if not (self.settings.full_resolution and frame.scale_for(self.settings.side) < 1.0):
+            gray, back = frame.gray(self.settings.side)
             return nms(self._read(gray, back, frame), 0.3)
         # a larger frame is read at full resolution only: zxing's own pyramid (try_downscale)
         # reads the large and blurred symbols a shrunk copy would, and a pass at ``side`` found
