@@ -66,8 +66,9 @@ class YuNetSettings:
     min_face: int = 40  # smallest face (px, full resolution) the levels are chosen for
     yunet_min_px: int = 19  # smallest face YuNet finds reliably at its input
     threshold: float = 0.6  # YuNet confidence (0-1) on the whole and turned passes
-    # small faces score lower: at 0.5 the fine level finds 7/18 real 36-px faces (0.6: 3/18) and
-    # 15/18 at 44 px (11/18), for 5 more detections (textures) on the 58 large benchmark photos
+    # small faces score lower: at 0.5 the fine level finds 11/18 real 36-px faces (0.6: 10/18;
+    # at 1920 px, the level's size until session 9, 7/18 against 3/18), for 5 more detections
+    # (textures) on the 58 large benchmark photos
     fine_threshold: float = 0.5
     rotations: bool = True
 
