@@ -204,13 +204,18 @@ def scan(
     from scrubber import scan as batch
     from scrubber.report import summarize, write_reports
 
+    from rich.markup import escape
+
+    from scrubber.names import NameScreen
+
     policy = _policy(policy_file)
+    problem = batch.check_folders(folder, out)
+    if problem:
+        _fail(problem, Exit.USAGE)
     if (out / "report.json").exists() and not overwrite:
         _fail(f"{out}: already holds a report from an earlier scan (use --overwrite or another --out)", Exit.USAGE)
-    if out.resolve() == folder.resolve():
-        _fail(f"{out}: the output folder must differ from the input folder", Exit.USAGE)
-    files, skipped = batch.discover(folder, recursive, exclude=out)
-    jobs = batch.plan(folder, files, out)
+    files, skipped = batch.discover(folder, recursive)
+    jobs = batch.plan(folder, files, out, NameScreen.for_policy(policy))
     workers = workers or os.cpu_count() or 1
     workers = max(1, min(workers, len(jobs)))
     console = Console(stderr=True)
@@ -222,7 +227,7 @@ def scan(
         task = progress.add_task("", total=len(jobs))
 
         def advance(result) -> None:
-            progress.update(task, advance=1, description=f"{result.path}: {result.status.value}")
+            progress.update(task, advance=1, description=escape(f"{result.path}: {result.status.value}"))
             if result.error:
                 progress.console.print(f"scrubber: error: {result.error}", markup=False, highlight=False,
                                        soft_wrap=True)
@@ -275,6 +280,9 @@ def watch(
                                            "before it is taken.")] = 5.0,
     timeout: Annotated[float, typer.Option("--timeout", min=1, help="Per-file scan time limit in seconds; "
                                            "a scan that takes longer is killed and the photo held.")] = 300.0,
+    settle: Annotated[float, typer.Option("--settle", min=0, help="Seconds a claimed file must stay unchanged "
+                                          "before its original leaves the inbox; a file that changes after its "
+                                          "scan (a writer that paused) is scanned again.")] = 30.0,
 ) -> None:
     """Watch INBOX (polling: no change notifications over SMB/NFS) and publish safe copies.
 
@@ -288,7 +296,8 @@ def watch(
     for folder in (ready, hold):
         if folder.resolve() == inbox.resolve() or inbox.resolve() in folder.resolve().parents:
             _fail(f"{folder}: must not be inside the inbox {inbox}", Exit.USAGE)
-    settings = WatchSettings(inbox, ready, hold, poll_s=poll, workers=workers, min_age_s=min_age, timeout_s=timeout)
+    settings = WatchSettings(inbox, ready, hold, poll_s=poll, workers=workers, min_age_s=min_age, timeout_s=timeout,
+                             settle_s=settle)
     logger = logging.getLogger("scrubber.watch")
     logger.setLevel(logging.INFO)
     logger.propagate = False
@@ -317,6 +326,11 @@ def watch_status(hold: Annotated[Path, typer.Argument(help="The watcher's HOLD f
     from scrubber.watch import status
 
     st = status(hold)
+    if st.running:
+        polled = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(st.last_poll)) if st.last_poll else "not yet"
+        typer.echo(f"watcher: running (pid {st.running[0]} on {st.running[1]}); last poll: {polled}")
+    else:
+        typer.echo("watcher: not running")
     typer.echo(f"inbox: {st.inbox or '?'}")
     for outcome, n in sorted(st.outcomes.items()):
         typer.echo(f"  {outcome:10s} {n}")

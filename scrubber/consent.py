@@ -1,6 +1,9 @@
 """Consent roster: people who signed a photo release stay visible; every other face is obscured.
 
 The roster is one JSON file (schema version 1), written atomically with permissions 0600.
+A roster that someone else could have written (group- or world-writable, or owned by another
+user) is refused like a corrupt one. Results record an entry by its id (``r-`` and 10 hex),
+never by the name: a consenting patient's name is PHI.
 It stores only 128-d ``face_recognition`` encodings, never photos. A missing, unreadable or
 corrupt roster never means "everyone consented": it means nobody did (with a warning).
 
@@ -18,6 +21,7 @@ The default threshold, 0.40, is tighter than face_recognition's usual 0.6; see
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import sys
@@ -53,6 +57,12 @@ class Entry:
     expires: str | None = None  # ISO date; consent ends at the end of that day
     note: str = ""
     revoked: str | None = None  # ISO time of revocation
+    id: str = ""  # what reports and sidecars record instead of the name (a patient's name is PHI)
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            digest = hashlib.sha256(f"{self.name}\0{self.added}".encode()).hexdigest()
+            object.__setattr__(self, "id", f"r-{digest[:10]}")
 
     def status(self, today: dt.date) -> str:
         if self.revoked:
@@ -69,14 +79,15 @@ class Entry:
 class Decision:
     keep: bool
     reason: str  # "consent" when kept; otherwise why not
-    entry: str | None = None
+    entry: str | None = None  # the entry's name: for the person at the console only
     distance: float | None = None
     expires: str | None = None
+    entry_id: str | None = None  # what results record
 
     def evidence(self) -> tuple[str, ...]:
         out = [f"consent:{self.reason}"]
-        if self.entry:
-            out.append(f"roster-entry:{self.entry}")
+        if self.entry_id:
+            out.append(f"roster-entry:{self.entry_id}")
         if self.distance is not None:
             out.append(f"distance:{self.distance:.3f}")
         if self.expires:
@@ -97,6 +108,10 @@ class Roster:
         path = Path(path) if path else default_roster_path()
         if not path.exists():
             return cls(path, (), f"{path}: no consent roster: nobody is on it, every face is obscured")
+        unsafe = _unsafe(path)
+        if unsafe:
+            return cls(path, (), f"{path}: consent roster refused ({unsafe}): treated as empty, every face is "
+                                 "obscured")
         try:
             doc = json.loads(path.read_text())
             if doc.get("schema") != SCHEMA:
@@ -109,7 +124,7 @@ class Roster:
                 if e.get("expires"):
                     dt.date.fromisoformat(e["expires"])
                 entries.append(Entry(str(e["name"]), encodings, str(e.get("added", "")), e.get("expires"),
-                                     str(e.get("note", "")), e.get("revoked")))
+                                     str(e.get("note", "")), e.get("revoked"), str(e.get("id") or "")))
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
             return cls(path, (), f"{path}: consent roster unreadable ({err}): treated as empty, every face is "
                                  "obscured")
@@ -119,15 +134,10 @@ class Roster:
         from scrubber.imageio import write_atomic
 
         doc = {"schema": SCHEMA, "entries": [
-            {"name": e.name, "added": e.added, "expires": e.expires, "note": e.note, "revoked": e.revoked,
+            {"id": e.id, "name": e.name, "added": e.added, "expires": e.expires, "note": e.note, "revoked": e.revoked,
              "encodings": [list(enc) for enc in e.encodings]} for e in self.entries]}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        old_umask = os.umask(0o077)  # the temporary file is created 0600 too
-        try:
-            write_atomic(json.dumps(doc).encode(), self.path, overwrite=True)
-        finally:
-            os.umask(old_umask)
-        os.chmod(self.path, 0o600)
+        write_atomic(json.dumps(doc).encode(), self.path, overwrite=True, mode=0o600)
 
     # ------------------------------------------------------------ changes
 
@@ -164,17 +174,34 @@ class Roster:
         scored = sorted(((e.distance(encoding), e) for e in self.entries), key=lambda t: t[0])
         close = [(d, e) for d, e in scored if d < threshold]
         if not close:
-            return Decision(False, "no-match", scored[0][1].name, scored[0][0])
+            return Decision(False, "no-match", scored[0][1].name, scored[0][0], entry_id=scored[0][1].id)
         d, best = close[0]
         if best.status(today) != "active":
-            return Decision(False, best.status(today), best.name, d, best.expires)
+            return Decision(False, best.status(today), best.name, d, best.expires, best.id)
         if len(close) > 1:
-            return Decision(False, "ambiguous", best.name, d, best.expires)
-        return Decision(True, "consent", best.name, d, best.expires)
+            return Decision(False, "ambiguous", best.name, d, best.expires, best.id)
+        return Decision(True, "consent", best.name, d, best.expires, best.id)
 
     def active_count(self, today: dt.date | None = None) -> int:
         today = today or dt.date.today()
         return sum(e.status(today) == "active" for e in self.entries)
+
+
+def _unsafe(path: Path) -> str | None:
+    """Why a roster file must not be trusted: anyone else who can write it decides whose face
+    stays visible. None when it is owned by this user and writable by nobody else."""
+    if os.name != "posix":
+        return None
+    try:
+        st = path.stat()
+    except OSError as err:
+        return f"cannot stat it: {err.strerror or err}"
+    if st.st_mode & 0o022:
+        return f"writable by {'others' if st.st_mode & 0o002 else 'its group'} (mode {st.st_mode & 0o777:o}; "\
+               f"chmod 600 it)"
+    if st.st_uid != os.geteuid():
+        return f"owned by uid {st.st_uid}, not by this user (uid {os.geteuid()})"
+    return None
 
 
 def encode_face(pixels: np.ndarray, box) -> np.ndarray | None:

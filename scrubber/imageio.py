@@ -32,6 +32,8 @@ except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
     pillow_heif = None
 
 DEFAULT_MAX_PIXELS = 80_000_000
+DEFAULT_MAX_TOTAL_PIXELS = 200_000_000  # all frames of one file together
+DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 MAX_FRAMES = 100
 
 # decoded format -> extensions that may carry it
@@ -306,21 +308,56 @@ def decode_own(data: bytes) -> np.ndarray:
         return np.asarray(img if img.mode == "RGB" else img.convert("RGB"))
 
 
-def load(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
-    """Decode ``path`` fully, or raise :class:`ImageUnreadable` with one sentence saying why."""
+def read_limited(path: Path, max_bytes: int = DEFAULT_MAX_BYTES, follow_symlinks: bool = True) -> bytes:
+    """The bytes of the regular file ``path``, never more than ``max_bytes``. A FIFO, device or
+    socket is refused without being opened for reading (opening a FIFO would wait for a writer);
+    with ``follow_symlinks=False`` a symbolic link is refused too."""
+    import stat as stat_
+
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    if not follow_symlinks:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        st = os.stat(path, follow_symlinks=follow_symlinks)
+        if not stat_.S_ISREG(st.st_mode):
+            raise ImageUnreadable(f"{path}: not a regular file")
+        if st.st_size > max_bytes:
+            raise ImageTooLarge(f"{path}: {st.st_size:,} bytes exceeds the {max_bytes:,}-byte limit")
+        fd = os.open(path, flags)
+    except ImageUnreadable:
+        raise
+    except OSError as err:
+        if not follow_symlinks and os.path.islink(path):
+            raise ImageUnreadable(f"{path}: a symbolic link (not followed)") from err
+        raise ImageUnreadable(f"{path}: cannot read file ({err.strerror or err})") from err
+    try:
+        if not stat_.S_ISREG(os.fstat(fd).st_mode):  # swapped for something else since the stat
+            raise ImageUnreadable(f"{path}: not a regular file")
+        chunks, total = [], 0
+        while True:
+            chunk = os.read(fd, min(1 << 22, max_bytes + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > max_bytes:
+                raise ImageTooLarge(f"{path}: more than the {max_bytes:,}-byte limit")
+        return b"".join(chunks)
+    except OSError as err:
+        raise ImageUnreadable(f"{path}: cannot read file ({err.strerror or err})") from err
+    finally:
+        os.close(fd)
+
+
+def load(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS, max_bytes: int = DEFAULT_MAX_BYTES,
+         max_total_pixels: int = DEFAULT_MAX_TOTAL_PIXELS) -> LoadedImage:
+    """Decode ``path`` fully, or raise :class:`ImageUnreadable` with one sentence saying why.
+    ``max_pixels`` limits each frame, ``max_total_pixels`` all frames of the file together
+    (checked from the headers before any frame is decoded), ``max_bytes`` the file's size."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-    except OSError as err:
-        raise ImageUnreadable(f"{path}: cannot read file ({err.strerror or err})") from err
-    if not path.is_file():
-        raise ImageUnreadable(f"{path}: not a regular file")
-    if size == 0:
+    data = read_limited(path, max_bytes)
+    if not data:
         raise ImageUnreadable(f"{path}: empty file (0 bytes)")
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise ImageUnreadable(f"{path}: cannot read file ({err.strerror or err})") from err
     digest = hashlib.sha256(data).hexdigest()
 
     frames: list[Frame] = []
@@ -349,6 +386,8 @@ def load(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loade
                 n_frames = getattr(img, "n_frames", 1)
                 if n_frames > MAX_FRAMES:
                     raise ImageUnreadable(f"{path}: {n_frames} frames exceeds the {MAX_FRAMES}-frame limit")
+                if n_frames > 1:
+                    _check_frame_budget(img, n_frames, path, max_pixels, max_total_pixels)
                 fast = _decode_jpeg(data, img) if n_frames == 1 else None
                 if fast is not None:
                     orientation = img.getexif().get(0x0112, 1)
@@ -378,6 +417,24 @@ def load(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loade
     return LoadedImage(path, fmt, digest, tuple(frames), tuple(hidden), tuple(dict.fromkeys(notes)))
 
 
+def _check_frame_budget(img: Image.Image, n_frames: int, path: Path, max_pixels: int, budget: int) -> None:
+    """Every frame's size from its header (seeking decodes no pixels for TIFF pages; GIF and
+    WebP frames are as large as the canvas), before any is decoded: a 1-MB GIF of 20 frames of
+    80 MP each would take 10 GB."""
+    total = 0
+    for index in range(n_frames):
+        if img.format == "TIFF":
+            img.seek(index)
+        w, h = img.size
+        if w * h > max_pixels:
+            raise ImageTooLarge(f"{path}: frame {index + 1} is {w}x{h}, over the {max_pixels:,}-pixel limit")
+        total += w * h
+        if total > budget:
+            raise ImageTooLarge(f"{path}: {n_frames} frames of {w}x{h} exceed the {budget:,}-pixel budget for "
+                                "all frames of one file")
+    img.seek(0)
+
+
 def encode(pixels: np.ndarray, fmt: OutputFormat, quality: int = 92) -> bytes:
     """Encode RGB pixels into a fresh file: a new PIL image carries no info, EXIF, ICC or comments."""
     if fmt is OutputFormat.JPEG:
@@ -398,20 +455,30 @@ def encode(pixels: np.ndarray, fmt: OutputFormat, quality: int = 92) -> bytes:
     return buf.getvalue()
 
 
-def write_atomic(data: bytes, dest: Path, overwrite: bool = False, tmp_prefix: str | None = None) -> None:
+def write_atomic(data: bytes, dest: Path, overwrite: bool = False, tmp_prefix: str | None = None,
+                 mode: int = 0o600) -> None:
     """Write ``data`` to ``dest`` durably: temp file in the same folder, fsync, then link/rename.
 
     Without ``overwrite`` an existing ``dest`` is never replaced (hard link fails if it exists).
     ``tmp_prefix`` names the temporary file (``*.tmp``) so a caller can find its own leftovers
-    after a crash.
+    after a crash. ``mode``: the file's permissions (``scrubber.outputs`` picks them).
     """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if not overwrite and dest.exists():
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # a file where a folder must be, no permission
+        raise SaveFailed(f"{dest}: cannot create its folder ({err.strerror or err})") from err
+    if not overwrite and (dest.exists() or dest.is_symlink()):
         raise OutputExists(f"{dest}: already exists (not overwritten)")
-    fd, tmp_name = tempfile.mkstemp(prefix=tmp_prefix or f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    if overwrite and dest.is_dir():
+        raise SaveFailed(f"{dest}: is a folder")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=tmp_prefix or f".{dest.name[:40]}.", suffix=".tmp", dir=dest.parent)
+    except OSError as err:
+        raise SaveFailed(f"{dest}: cannot write ({err.strerror or err})") from err
     tmp = Path(tmp_name)
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

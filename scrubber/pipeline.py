@@ -19,7 +19,8 @@ from scrubber.consent import Roster, encode_face
 from scrubber.detect import registry as detectors
 from scrubber.detection import Box, Detection, Kind, clip, grow, iou, merge_overlapping, only, shift
 from scrubber.errors import DetectorFailed, ImageUnreadable, OutputExists, SaveFailed
-from scrubber.imageio import Frame, OutputFormat, decode_own, encode, load, metadata_problems, shrink, write_atomic
+from scrubber import outputs
+from scrubber.imageio import Frame, OutputFormat, decode_own, encode, load, metadata_problems, shrink
 from scrubber.phi import registry as identifiers
 from scrubber.phi.registry import AnalyzerSettings
 from scrubber.policy import CONSENTED, Action, Policy, Region, Status, Verdict, decide
@@ -58,6 +59,28 @@ class Scrubber:
         self.fill = Fill(self.policy.fill_color)
         self.blur = Blur()
         self.roster = Roster.load(Path(self.policy.roster) if self.policy.roster else None)
+
+    def self_test(self) -> list[str]:
+        """Run every detector and recognizer once on a small generated picture with a line of
+        type on it; the reasons any of them cannot run (empty when all can)."""
+        import cv2
+
+        pixels = np.full((240, 480, 3), 255, np.uint8)
+        cv2.putText(pixels, "MRN 00482913", (20, 120), cv2.FONT_HERSHEY_SIMPLEX, 1.4, (0, 0, 0), 3)
+        frame = Frame(pixels)
+        found: list[Detection] = []
+        problems = []
+        for det in sorted(self.detectors, key=lambda d: getattr(d, "needs_context", False)):
+            try:
+                found.extend(det.detect(frame, tuple(found)) if getattr(det, "needs_context", False)
+                             else det.detect(frame))
+            except Exception as err:
+                problems.append(f"{det.name}: {type(err).__name__}: {err}")
+        try:
+            identifiers.recognize(only(found, Kind.TEXT), self.recognizers, self.analyzer)
+        except DetectorFailed as err:
+            problems.append(str(err))
+        return problems
 
     # ------------------------------------------------------------ stages
 
@@ -229,14 +252,24 @@ class Scrubber:
 
     def process(self, path: str | Path, out: Path | None = None, out_format: OutputFormat | None = None,
                 overwrite: bool = False, display: str | None = None) -> Result:
-        path = Path(path)
+        """Scan ``path``; write the verified safe copy to ``out`` when it is shareable. ``display``
+        is the name results and errors carry (the screened form of a file name)."""
         name = display or str(path)
+        try:
+            return self._process(Path(path), name, out, out_format, overwrite)
+        except Exception as err:  # one file's failure is that file's blocked result, never the run's
+            log.warning("%s: %s: %s", name, type(err).__name__, err)
+            return Result(name, Status.BLOCKED, ("internal-error",),
+                          error=f"{name}: could not be processed ({type(err).__name__})")
+
+    def _process(self, path: Path, name: str, out: Path | None, out_format: OutputFormat | None,
+                 overwrite: bool) -> Result:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         try:
-            image = load(path, self.policy.max_pixels)
+            image = load(path, self.policy.max_pixels, self.policy.max_bytes, self.policy.max_total_pixels)
         except ImageUnreadable as err:
-            return Result(name, Status.BLOCKED, (err.reason,), error=str(err),
+            return Result(name, Status.BLOCKED, (err.reason,), error=str(err).replace(str(path), name),
                           timings={"total": time.perf_counter() - t0})
         timings["load"] = time.perf_counter() - t0
         base = dict(sha256=image.sha256, format=image.format, width=image.width, height=image.height,
@@ -294,11 +327,14 @@ class Scrubber:
         if out is not None:
             t = time.perf_counter()
             try:
-                write_atomic(data, out, overwrite=overwrite)
+                outputs.write(data, out, overwrite=overwrite)
                 if Path(out).read_bytes() != data:  # the bytes whose metadata was checked above
                     raise SaveFailed(f"{out}: read-back check failed")
             except (OutputExists, SaveFailed) as err:
                 return self._done(name, verdict, detections, base, timings, t0, error=str(err))
+            except OSError as err:
+                return self._done(name, verdict, detections, base, timings, t0,
+                                  error=f"{out}: cannot write ({err.strerror or err})")
             output = str(out)
             timings["write"] = time.perf_counter() - t
         return self._done(name, verdict, detections, base, timings, t0, output=output)

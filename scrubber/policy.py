@@ -61,7 +61,10 @@ class Policy:
     verify: bool = True  # re-check the safe copy; anything left blocks
     verify_scope: str = "regions"  # "regions": prove fills solid, re-detect around what changed; "image": everywhere
     verify_face_score: float = 0.85  # a face re-detected inside a blurred region blocks only above this
-    max_pixels: int = 80_000_000
+    max_pixels: int = 80_000_000  # per frame
+    max_total_pixels: int = 200_000_000  # all frames of one file together
+    max_file_mb: int = 512  # larger files are refused before they are read
+    keep_file_names: bool = False  # true: publish names as they are, unscreened (folders known to be safe)
     jpeg_quality: int = 92
     fill_color: tuple[int, int, int] = (0, 0, 0)
     roster: str = ""  # consent roster file; empty: the user's config dir (see scrubber.consent)
@@ -74,6 +77,18 @@ class Policy:
     # benchmark's judge re-identified two blurred 12-MP faces from the hair and ear left outside)
     face_margin: float = 0.5
     source: str = "built-in defaults"
+
+    @property
+    def max_bytes(self) -> int:
+        return self.max_file_mb * 1024 * 1024
+
+    def for_review(self) -> "Policy":
+        """The policy a reviewer's "approve" runs under: what this policy blocks is redacted
+        instead (faces blurred, everything else filled, surfaces of any size filled), so the
+        approved copy is this pipeline's verified redaction, never the pixels as held."""
+        actions = {k: (Action.BLUR if k is Kind.FACE else Action.FILL) if a is Action.BLOCK else a
+                   for k, a in self.actions.items()}
+        return replace(self, actions=actions, surface_block_share=1.0, source=f"{self.source} (review)")
 
     # ------------------------------------------------------------ loading
 
@@ -137,6 +152,10 @@ class Policy:
         from scrubber.phi.registry import RECOGNIZERS
         from scrubber.registry import pick
 
+        for key in ("detectors", "identifiers"):
+            if not getattr(self, key):
+                raise PolicyError(f"{self.source}: '{key}' is empty: nothing would be looked for, and every photo "
+                                  "would pass as clean")
         try:
             pick(self.detectors, DETECTORS, PolicyError, "detector")
             pick(self.identifiers, RECOGNIZERS, PolicyError, "identifier")
@@ -149,8 +168,9 @@ class Policy:
             raise PolicyError(f"{self.source}: verify_scope must be \"regions\" or \"image\"")
         if len(self.fill_color) != 3 or not all(isinstance(c, int) and 0 <= c <= 255 for c in self.fill_color):
             raise PolicyError(f"{self.source}: fill_color must be three integers 0-255")
-        if self.max_pixels <= 0 or not 1 <= self.jpeg_quality <= 100:
-            raise PolicyError(f"{self.source}: max_pixels must be positive and jpeg_quality 1-100")
+        if min(self.max_pixels, self.max_total_pixels, self.max_file_mb) <= 0 or not 1 <= self.jpeg_quality <= 100:
+            raise PolicyError(f"{self.source}: max_pixels, max_total_pixels and max_file_mb must be positive and "
+                              "jpeg_quality 1-100")
 
     def to_toml(self) -> str:
         def fmt(value) -> str:

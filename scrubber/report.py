@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scrubber.detection import Detection, mask_text
-from scrubber.imageio import write_atomic
+from scrubber import outputs
 from scrubber.pipeline import Result
 from scrubber.policy import Status
 
@@ -117,6 +117,6 @@ def write_reports(results: list[Result], summary: Summary, folder: Path, overwri
         "images": [result_record(r) for r in results],
     }
     json_path, csv_path = folder / "report.json", folder / "report.csv"
-    write_atomic((json.dumps(doc, indent=1) + "\n").encode(), json_path, overwrite=overwrite)
-    write_atomic(to_csv(results).encode(), csv_path, overwrite=overwrite)
+    outputs.write((json.dumps(doc, indent=1) + "\n").encode(), json_path, overwrite=overwrite)
+    outputs.write(to_csv(results).encode("utf-8", "backslashreplace"), csv_path, overwrite=overwrite)
     return json_path, csv_path

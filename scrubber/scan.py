@@ -12,18 +12,21 @@ from __future__ import annotations
 import os
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Iterator
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from scrubber.imageio import FORMAT_EXTENSIONS, IMAGE_EXTENSIONS, OutputFormat
 from scrubber.pipeline import Result, Scrubber
 from scrubber.policy import Policy, Status
 
+if TYPE_CHECKING:
+    from scrubber.names import NameScreen
+
 
 @dataclass(frozen=True)
 class Job:
     source: Path
-    relative: str
+    relative: str  # the screened, escaped relative path: what reports and the progress line show
     target: Path
 
 
@@ -52,18 +55,53 @@ def discover(folder: Path, recursive: bool, exclude: Path | None = None) -> tupl
     return sorted(images), skipped
 
 
-def plan(folder: Path, files: list[Path], out: Path) -> list[Job]:
-    jobs, taken = [], set()
+def plan(folder: Path, files: list[Path], out: Path, screen: "NameScreen | None" = None) -> list[Job]:
+    """One job per file: its display name and where its safe copy goes. Outputs mirror the
+    input's relative paths, with names that hold identifiers replaced (``scrubber.names``).
+    Two inputs never share an output, even on a case-insensitive share: ``photo.png`` and
+    ``photo.bmp`` give ``photo.png`` and ``photo_bmp.png``; a file never lands where a mirrored
+    folder must be (``a.bmp`` beside a folder ``a.png/``), then ``-1``, ``-2``..."""
+    from scrubber.imageio import sha256_file
+    from scrubber.names import NameScreen
+
+    screen = screen or NameScreen((), keep=True)
+    named = []
     for path in files:
-        rel = path.relative_to(folder)
+        rel = path.relative_to(folder).as_posix()
+        safe = screen.screen(rel)
         fmt = next((f for f, exts in FORMAT_EXTENSIONS.items() if path.suffix.lower() in exts), "PNG")
-        target = out / rel.with_suffix(OutputFormat.for_source(fmt).extension)
-        if target in taken:  # photo.png and photo.bmp would both become photo.png
-            target = out / rel.with_name(f"{rel.stem}_{path.suffix.lstrip('.').lower()}").with_suffix(
-                OutputFormat.for_source(fmt).extension)
-        taken.add(target)
-        jobs.append(Job(path, rel.as_posix(), target))
+        ext = OutputFormat.for_source(fmt).extension
+        sha = None
+        if safe.parts and safe.parts[-1][1]:
+            try:
+                sha = sha256_file(path)
+            except OSError:
+                sha = None  # unreadable: its name comes from the name itself; the scan reports why
+        named.append((path, safe, PurePosixPath(safe.relpath(sha, ext)), ext))
+    folders = {str(parent).casefold() for _, _, rel, _ in named for parent in rel.parents if str(parent) != "."}
+    jobs, taken = [], set()
+    for path, safe, rel, ext in named:
+        options = [rel, rel.with_name(f"{rel.stem}_{path.suffix.lstrip('.').lower()}{ext}")]
+        options += [rel.with_name(f"{rel.stem}_{path.suffix.lstrip('.').lower()}-{i}{ext}") for i in range(1, 10_000)]
+        target = next(o for o in options if str(o).casefold() not in taken and str(o).casefold() not in folders)
+        taken.add(str(target).casefold())
+        jobs.append(Job(path, safe.display, out / target))
     return jobs
+
+
+def check_folders(folder: Path, out: Path) -> str | None:
+    """Why ``out`` cannot take a scan of ``folder``: the same folder, one inside the other (a scan
+    would read its own outputs, or ``--overwrite`` replace originals), or ``out`` is a file."""
+    src, dst = folder.resolve(), out.resolve()
+    if src == dst:
+        return f"{out}: the output folder must differ from the input folder"
+    if src in dst.parents:
+        return f"{out}: the output folder is inside the input folder {folder}; choose a folder outside it"
+    if dst in src.parents:
+        return f"{out}: the input folder {folder} is inside the output folder; choose a folder outside it"
+    if dst.exists() and not dst.is_dir():
+        return f"{out}: exists and is not a folder"
+    return None
 
 
 _worker: Scrubber | None = None

@@ -4,14 +4,24 @@ Network shares (SMB/NFS) deliver no change notifications, so the inbox is *polle
 is taken only once it is complete: same size and mtime over ``stable_polls`` polls, older
 than ``min_age``, not a temporary name, and openable. Then, per file:
 
-1. **claim**: an atomic rename into ``INBOX/.scrubber-claims/<watcher-id>/`` (two watchers on
-   one inbox: only one rename succeeds). The row is written to the state database first.
-2. **scan** in a worker process with a time limit (a hung scan is killed: ``blocked``).
+Only regular files are taken: symbolic links, FIFOs, sockets and devices are never opened
+(logged once and left where they are), nor are folders reached through a link.
+
+1. **claim**: an atomic rename into ``INBOX/.scrubber-claims/<watcher-id>/`` under a neutral
+   name (two watchers on one inbox: only one rename succeeds). The row, with the screened
+   name (``scrubber.names``) and the names its copies will get, is written to the state
+   database first; a rename that fails (permissions, another filesystem) is recorded once as
+   ``unclaimable`` and not tried again until the file changes.
+2. **scan** in a worker process (``scrubber.workers``) with a time and memory limit, once the
+   claimed file has been unchanged for ``min_age``.
 3. **outputs**: a shareable result is written to READY (temp + fsync + no-clobber link, name
    collisions get ``-1``, ``-2``...); a blocked photo is copied to ``HOLD/review/`` and a
    non-image to ``HOLD/rejected/``, each with a sidecar JSON of reasons.
-4. **original**: copied to ``HOLD/originals/`` (fsync, hash verified), then removed from the
-   claim folder. Nothing is ever deleted before its copy is durable.
+4. **original**: copied to ``HOLD/originals/`` (streamed, fsync, hash verified). The claimed
+   file stays where it is until it has been unchanged for ``settle`` seconds: a writer that
+   paused longer than ``min_age`` and still holds the file open writes on into the claimed
+   file, and a file that changed after its scan is scanned again. Only then is it removed.
+   Nothing is ever deleted before its copy is durable.
 
 State lives in SQLite (WAL) in ``HOLD/.scrubber/state.db``, one row per claimed file with its
 stage, so a restart after a crash, power loss or ``kill -9`` resumes each file from the stage
@@ -21,26 +31,29 @@ is a duplicate: it is recorded and its original kept, but it is not published ag
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import json
 import logging
 import logging.handlers
-import multiprocessing
 import os
-import shutil
 import socket
 import sqlite3
+import stat
 import threading
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Callable
-from urllib.parse import quote, unquote
 
-from scrubber.errors import OutputExists
-from scrubber.imageio import FORMAT_EXTENSIONS, IMAGE_EXTENSIONS, OutputFormat, fsync_dir, sha256_file, write_atomic
+from scrubber import outputs
+from scrubber.errors import ScrubberError
+from scrubber.imageio import FORMAT_EXTENSIONS, IMAGE_EXTENSIONS, OutputFormat, fsync_dir, sha256_file
+from scrubber.names import NameScreen, escape
 from scrubber.policy import Policy
+from scrubber.state import State, inside
+from scrubber.workers import ScanProcess
 
 log = logging.getLogger("scrubber.watch")
 
@@ -58,141 +71,65 @@ class WatchSettings:
     min_age_s: float = 5.0  # a file's mtime must be at least this old
     stable_polls: int = 2  # polls with unchanged size and mtime before a file is taken
     timeout_s: float = 300.0  # per file; a scan that takes longer is killed and blocked
+    settle_s: float = 30.0  # a claimed file must be unchanged this long before it leaves the inbox
+    memory_mb: float = 6144.0  # per worker; a scan that needs more is killed and blocked
 
 
-# ---------------------------------------------------------------- state database
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS files (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    relpath TEXT NOT NULL,          -- path inside INBOX when it was found
-    claim TEXT NOT NULL UNIQUE,     -- path of the claimed file
-    sha256 TEXT,
-    stage TEXT NOT NULL,            -- claiming, claimed, scanned, written, done
-    outcome TEXT,                   -- pending, ready, review, rejected, duplicate (lost)
-    record TEXT,                    -- the scan result (masked) as JSON
-    verdict TEXT,
-    reasons TEXT,
-    target TEXT,                    -- READY or HOLD path of the output
-    original TEXT,                  -- HOLD/originals path
-    duplicate_of INTEGER,
-    seconds REAL,
-    created REAL NOT NULL,
-    updated REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS files_sha ON files (sha256, outcome);
-CREATE INDEX IF NOT EXISTS files_stage ON files (stage);
-"""
+class HoldInUse(ScrubberError):
+    exit_code = 2
+    reason = "hold-in-use"
 
 
-class State:
-    """SQLite state in WAL mode; one connection shared by the worker threads under a lock."""
+class HoldLock:
+    """``HOLD/.scrubber/watch.lock``: held (``flock``) by the one watcher using this HOLD, and
+    naming it (pid, host, start time) for a second watcher's refusal and for ``status``."""
 
     def __init__(self, hold: Path):
-        folder = hold / ".scrubber"
-        folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / "state.db"
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
-        self._lock = threading.Lock()
+        self.path = outputs.private_dir(Path(hold) / ".scrubber") / "watch.lock"
+        self._fd: int | None = None
 
-    def execute(self, sql: str, args: tuple = ()) -> list[tuple]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
+    def acquire(self) -> None:
+        import fcntl
 
-    def insert(self, sql: str, args: tuple) -> int:
-        with self._lock:
-            return self._db.execute(sql, args).lastrowid
-
-    def meta(self, key: str, default: str | None = None) -> str | None:
-        rows = self.execute("SELECT value FROM meta WHERE key = ?", (key,))
-        return rows[0][0] if rows else default
-
-    def set_meta(self, key: str, value: str) -> None:
-        self.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
-
-    def update(self, row_id: int, **fields) -> None:
-        fields["updated"] = time.time()
-        cols = ", ".join(f"{k} = ?" for k in fields)
-        self.execute(f"UPDATE files SET {cols} WHERE id = ?", (*fields.values(), row_id))
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-
-# ---------------------------------------------------------------- scan worker process
-
-
-def _worker_main(conn, policy: Policy) -> None:
-    """Child process: build the models once, then scan whatever the parent sends."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
-    os.environ["OMP_THREAD_LIMIT"] = "1"
-    import cv2
-
-    cv2.setNumThreads(1)
-    from scrubber.pipeline import Scrubber
-    from scrubber.report import result_record
-
-    scrubber = Scrubber(policy)
-    conn.send("ready")
-    while True:
-        job = conn.recv()
-        if job is None:
-            return
-        source, out, fmt = job
-        result = scrubber.process(Path(source), out=Path(out) if out else None,
-                                  out_format=OutputFormat(fmt) if fmt else None)
-        conn.send(result_record(result))
-
-
-class ScanProcess:
-    """One worker process with a per-file time limit: a scan that overruns is killed and the
-    process replaced, and the file is reported ``blocked`` with reason ``timeout``."""
-
-    def __init__(self, policy: Policy, timeout_s: float):
-        self.policy, self.timeout_s = policy, timeout_s
-        self._ctx = multiprocessing.get_context("spawn")
-        self._start()
-
-    def _start(self) -> None:
-        self._conn, child = self._ctx.Pipe()
-        self._proc = self._ctx.Process(target=_worker_main, args=(child, self.policy), daemon=True)
-        self._proc.start()
-        if not self._conn.poll(120) or self._conn.recv() != "ready":
-            self.close()
-            raise RuntimeError("scan worker did not start")
-
-    def scan(self, source: Path, out: Path | None, fmt: OutputFormat | None) -> dict:
-        self._conn.send((str(source), str(out) if out else None, fmt.value if fmt else None))
-        if self._conn.poll(self.timeout_s):
-            try:
-                return self._conn.recv()
-            except EOFError:
-                pass
-            reason = "worker-crashed"
-        else:
-            reason = "timeout"
-        self._proc.kill()
-        self._proc.join()
-        self._start()
-        return {"verdict": "blocked", "reasons": [reason], "error": f"{source.name}: scan {reason}",
-                "output": None, "detections": [], "timings": {"total": self.timeout_s}}
-
-    def close(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            self._conn.send(None)
-        except (OSError, BrokenPipeError):
-            pass
-        self._proc.join(5)
-        if self._proc.is_alive():
-            self._proc.kill()
-            self._proc.join()
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            owner = os.read(fd, 400).decode("utf-8", "replace").split()
+            os.close(fd)
+            who = f"pid {owner[0]} on {owner[1]}" if len(owner) >= 2 else "another process"
+            raise HoldInUse(f"{self.path.parent.parent}: already used by a running watcher ({who}); two watchers "
+                            "must not share one HOLD folder (give each its own --hold)") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()} {socket.gethostname()} {time.time():.0f}\n".encode())
+        os.fsync(fd)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def lock_owner(hold: Path) -> tuple[str, str] | None:
+    """(pid, host) of the watcher running on ``hold`` now, or None when none is."""
+    import fcntl
+
+    path = Path(hold) / ".scrubber" / "watch.lock"
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            owner = os.read(fd, 400).decode("utf-8", "replace").split()
+            return (owner[0], owner[1]) if len(owner) >= 2 else ("?", "?")
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
 
 
 # ---------------------------------------------------------------- file helpers
@@ -202,43 +139,22 @@ def is_temporary(name: str) -> bool:
     return any(fnmatch.fnmatch(name, pat) for pat in TEMP_PATTERNS)
 
 
-def copy_durable(src: Path, dest: Path, sha256: str, reuse: str | None = None,
-                 reserve: Callable[[Path], None] = lambda path: None, tmp_prefix: str | None = None) -> Path:
-    """Copy ``src`` to a free name at ``dest`` (``-1``, ``-2``... on collision), fsync, verify.
-
-    ``reserve`` records each name before it is written, so that after a crash the caller can
-    pass it back as ``reuse``: a reserved copy holding the same bytes is kept, not copied again.
-    """
-    if reuse and Path(reuse).exists() and sha256_file(Path(reuse)) == sha256:
-        return Path(reuse)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    data = src.read_bytes()
-    for candidate in _candidates(dest):
-        if candidate.exists():
-            continue
-        reserve(candidate)
-        try:
-            write_atomic(data, candidate, tmp_prefix=tmp_prefix)
-        except OutputExists:
-            continue
-        if sha256_file(candidate) != sha256:
-            raise OSError(f"{candidate}: copy does not match the original's SHA-256")
-        return candidate
-    raise OSError(f"{dest}: no free name")
+def _suffix(name: str) -> str:
+    """The extension a claim keeps (lower case), when it is a short, plain one."""
+    ext = PurePosixPath(name).suffix.lower()
+    return ext if 1 < len(ext) <= 8 and ext[1:].isascii() and ext[1:].isalnum() else ""
 
 
-def _candidates(dest: Path):
-    yield dest
-    for i in range(1, 100_000):
-        yield dest.with_name(f"{dest.stem}-{i}{dest.suffix}")
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISLNK, "symbolic link"), (stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"),
+                       (stat.S_ISCHR, "device"), (stat.S_ISBLK, "device"), (stat.S_ISDIR, "folder")):
+        if test(mode):
+            return name
+    return "special file"
 
 
-def _claim_name(relpath: str) -> str:
-    return f"{uuid.uuid4().hex[:12]}__{quote(relpath, safe='')}"
-
-
-def _relpath_of(claim_name: str) -> str:
-    return unquote(claim_name.split("__", 1)[1]) if "__" in claim_name else claim_name
+def _stat_key(st: os.stat_result) -> str:
+    return f"{st.st_size}:{st.st_mtime_ns}"
 
 
 # ---------------------------------------------------------------- the watcher
@@ -249,10 +165,14 @@ class Watcher:
         self.s = settings
         self.policy = policy
         self.emit = on_event
-        for folder in (settings.inbox, settings.ready, settings.hold):
+        self.screen = NameScreen.for_policy(policy)
+        for folder in (settings.inbox, settings.ready):
             folder.mkdir(parents=True, exist_ok=True)
+        outputs.private_dir(settings.hold)
         for sub in ("review", "rejected", "originals", "logs"):
-            (settings.hold / sub).mkdir(exist_ok=True)
+            outputs.private_dir(settings.hold / sub)
+        self.lock = HoldLock(settings.hold)
+        self.lock.acquire()
         self.state = State(settings.hold)
         wid = self.state.meta("watcher_id")
         if wid is None:
@@ -260,52 +180,95 @@ class Watcher:
             self.state.set_meta("watcher_id", wid)
         self.state.set_meta("inbox", str(settings.inbox.resolve()))
         self.state.set_meta("ready", str(settings.ready.resolve()))
-        self.claims = settings.inbox / CLAIMS / wid
+        self.claims = settings.inbox / CLAIMS / escape(wid).replace("/", "_")
         self.tmp_prefix = f".scrubber-{wid}-"  # our temporary files, removed after a crash
         self.claims.mkdir(parents=True, exist_ok=True)
         self._seen: dict[str, tuple[int, int, int]] = {}  # relpath -> (size, mtime_ns, stable count)
+        self._passed: dict[str, str] = {}  # relpath -> why it is left alone (logged once)
         self._stop = threading.Event()
         self._publish_lock = threading.Lock()
         self._workers: list[ScanProcess] = []
 
+    def close(self) -> None:
+        self.lock.release()
+
     # ------------------------------------------------------------ discovery
 
-    def poll(self) -> list[Path]:
-        """Files in INBOX that have been complete for long enough, oldest first."""
-        ready: list[tuple[float, Path]] = []
+    def poll(self) -> list[tuple[Path, tuple[int, int]]]:
+        """Regular files in INBOX complete for long enough, oldest first, with the (size,
+        mtime) they held still at. Links, FIFOs and devices are logged once and left alone."""
+        ready: list[tuple[float, Path, tuple[int, int]]] = []
         now = time.time()
         present = set()
         for root, dirs, files in os.walk(self.s.inbox):
-            dirs[:] = [d for d in dirs if not d.startswith(".") and d != CLAIMS]
+            keep = []
+            for d in dirs:
+                if d.startswith(".") or d == CLAIMS:
+                    continue
+                if os.path.islink(os.path.join(root, d)):
+                    self._pass(Path(root) / d, "symbolic link to a folder: not followed")
+                    continue
+                keep.append(d)
+            dirs[:] = keep
             for name in files:
                 path = Path(root) / name
                 rel = path.relative_to(self.s.inbox).as_posix()
                 if is_temporary(name):
                     continue
                 try:
-                    st = path.stat()
+                    st = os.lstat(path)
                 except OSError:
+                    continue
+                if not stat.S_ISREG(st.st_mode):
+                    self._pass(path, f"{_kind(st.st_mode)}: never opened")
+                    continue
+                if self._passed.get(rel) == _stat_key(st):
+                    continue  # could not be taken; tried again only once it changes
+                if st.st_size > self.policy.max_bytes:
+                    self._give_up(rel, st, f"{st.st_size:,} bytes, over the policy's max_file_mb")
                     continue
                 present.add(rel)
                 size, mtime = st.st_size, st.st_mtime_ns
                 old = self._seen.get(rel)
                 count = old[2] + 1 if old and old[:2] == (size, mtime) else 0
                 self._seen[rel] = (size, mtime, count)
-                if count >= self.s.stable_polls and now - st.st_mtime >= self.s.min_age_s and _openable(path):
-                    ready.append((st.st_mtime, path))
+                if count >= self.s.stable_polls and now - st.st_mtime >= self.s.min_age_s:
+                    problem = _unopenable(path)
+                    if problem:
+                        self._give_up(rel, st, f"cannot be opened ({problem})")
+                    else:
+                        ready.append((st.st_mtime, path, (size, mtime)))
         for rel in set(self._seen) - present:
             del self._seen[rel]
-        return [p for _, p in sorted(ready)]
+        return [(p, seen) for _, p, seen in sorted(ready)]
+
+    def _pass(self, path: Path, why: str) -> None:
+        rel = path.relative_to(self.s.inbox).as_posix()
+        if self._passed.get(rel) != why:
+            self._passed[rel] = why
+            self.emit(f"{self.screen.screen(rel).display}: {why}, left in the inbox")
+
+    def _give_up(self, rel: str, st: os.stat_result, why: str) -> None:
+        """A file that cannot be taken: logged once, not tried again until it changes."""
+        self._seen.pop(rel, None)
+        if self._passed.get(rel) != _stat_key(st):
+            self._passed[rel] = _stat_key(st)
+            self.emit(f"{self.screen.screen(rel).display}: {why}; left in the inbox, tried again when it changes")
 
     # ------------------------------------------------------------ one file
 
-    def claim(self, path: Path) -> int | None:
+    def claim(self, path: Path, seen: tuple[int, int] | None = None) -> int | None:
         rel = path.relative_to(self.s.inbox).as_posix()
-        target = self.claims / _claim_name(rel)
+        safe = self.screen.screen(rel)
+        pub = PurePosixPath(safe.relpath(None))
+        name_ok = not safe.parts[-1][1] and len(pub.name.encode("utf-8", "surrogateescape")) <= 200
+        target = self.claims / f"{uuid.uuid4().hex[:12]}{_suffix(path.name)}"
         now = time.time()
         row = self.state.insert(
-            "INSERT INTO files (relpath, claim, stage, created, updated) VALUES (?, ?, 'claiming', ?, ?)",
-            (rel, str(target), now, now),
+            "INSERT INTO files (relpath, claim, stage, pubdir, pubname, created, updated) "
+            "VALUES (?, ?, 'claiming', ?, ?, ?, ?)",
+            (safe.display, str(target), str(pub.parent) if str(pub.parent) != "." else "",
+             pub.name if name_ok else None, now, now),
         )
         try:
             os.rename(path, target)
@@ -313,58 +276,106 @@ class Watcher:
             self.state.execute("DELETE FROM files WHERE id = ?", (row,))
             self._seen.pop(rel, None)
             return None
-        self.state.update(row, stage="claimed")
+        except OSError as err:  # permissions, another filesystem (EXDEV), a name the share refuses
+            code = errno.errorcode.get(err.errno, "error")
+            self.state.update(row, stage="done", outcome="unclaimable", verdict="not-scanned",
+                              reasons=f"claim-failed:{code}")
+            try:
+                self._give_up(rel, os.lstat(path), f"cannot be claimed ({err.strerror or code})")
+            except OSError:
+                self._seen.pop(rel, None)
+            return None
         self._seen.pop(rel, None)
+        self.state.update(row, stage="claimed")
         return row
 
-    def handle(self, row_id: int, scanner: ScanProcess) -> None:
-        """Carry one claimed file to 'done' from whatever stage it reached:
+    def handle(self, row_id: int, scanner: ScanProcess) -> bool:
+        """Carry one claimed file towards 'done' from whatever stage it reached:
         claimed -> scanned (result in the database, safe copy in HOLD/.scrubber/out)
-        -> written (published to READY, or held in review/rejected) -> done (original kept)."""
+        -> written (published to READY, or held in review/rejected; original copied) -> done
+        (the claimed file unchanged for ``settle_s``, then removed). True when it is done;
+        False when it must wait (still settling) and is taken up again at the next poll."""
         t0 = time.perf_counter()
-        rel, claim, sha, stage = self.state.execute(
-            "SELECT relpath, claim, sha256, stage FROM files WHERE id = ?", (row_id,))[0]
-        claim_path = Path(claim)
+        rel, claim, stage, original = self.state.execute(
+            "SELECT relpath, claim, stage, original FROM files WHERE id = ?", (row_id,))[0]
         if stage == "done":
-            return
-        if not claim_path.exists():
-            original = self.state.execute("SELECT original FROM files WHERE id = ?", (row_id,))[0][0]
-            if stage == "written" and original and sha and Path(original).exists() \
+            return True
+        claim_path = Path(claim)
+        if claim_path.parent != self.claims:  # a path read back from disk: only our claim folder
+            self.state.update(row_id, stage="done", outcome="lost", reasons="claim-outside-claim-folder")
+            self.emit(f"file #{row_id}: its claim is not in {self.claims} (recorded as lost)")
+            return True
+        try:
+            st = os.lstat(claim_path)
+        except FileNotFoundError:
+            sha = self.state.execute("SELECT sha256 FROM files WHERE id = ?", (row_id,))[0][0]
+            if stage == "written" and original and sha and Path(original).is_file() \
                     and sha256_file(Path(original)) == sha:
                 self.state.update(row_id, stage="done")  # crashed between removing the claim and 'done'
-                return
+                return True
             self.state.update(row_id, stage="done", outcome="lost")
             self.emit(f"{rel}: claimed file vanished (recorded as lost)")
-            return
-        if sha is None:
-            sha = sha256_file(claim_path)
-            self.state.update(row_id, sha256=sha)
+            return True
+        if not stat.S_ISREG(st.st_mode):
+            self.state.update(row_id, stage="done", outcome="ignored", reasons=f"not-a-regular-file:{_kind(st.st_mode)}")
+            self.emit(f"{rel}: the claimed {_kind(st.st_mode)} is not a regular file; never opened, left in {self.claims}")
+            return True
         if stage == "claimed":
+            if time.time() - st.st_mtime < self.s.min_age_s:
+                return False  # written to since it was claimed: wait until it holds still
+            sha = sha256_file(claim_path)
+            self.state.update(row_id, sha256=sha, scanned_stat=_stat_key(st))
             self._scan(row_id, rel, claim_path, sha, scanner)
             stage = "scanned"
+        sha, scanned = self.state.execute("SELECT sha256, scanned_stat FROM files WHERE id = ?", (row_id,))[0]
+        if _stat_key(os.lstat(claim_path)) != scanned:
+            return self._changed(row_id, rel)
         if stage == "scanned":
             self._outputs(row_id, rel, claim_path, sha)
             stage = "written"
         if stage == "written":
-            original = copy_durable(claim_path, self.s.hold / "originals" / Path(rel), sha,
-                                    reuse=self.state.execute("SELECT original FROM files WHERE id = ?",
-                                                             (row_id,))[0][0],
-                                    reserve=lambda path: self.state.update(row_id, original=str(path)),
-                                    tmp_prefix=self.tmp_prefix)
+            outputs.copy_file(claim_path, self._hold_path("originals", row_id, sha, claim_path.suffix), sha,
+                              reuse=original, reserve=lambda path: self.state.update(row_id, original=str(path)),
+                              tmp_prefix=self.tmp_prefix, max_bytes=self.policy.max_bytes * 4)
+            st = os.lstat(claim_path)
+            if _stat_key(st) != scanned:
+                return self._changed(row_id, rel)
+            if time.time() - st.st_mtime < self.s.settle_s:
+                return False  # a writer that paused may still hold it open: keep watching
             claim_path.unlink()
             fsync_dir(claim_path.parent)
-            self._tmp_output(row_id, rel).unlink(missing_ok=True)
+            self._tmp_output(row_id, claim_path.suffix).unlink(missing_ok=True)
             seconds = time.perf_counter() - t0
             self.state.update(row_id, stage="done", seconds=seconds)
             outcome, verdict, reasons, target = self.state.execute(
                 "SELECT outcome, verdict, reasons, target FROM files WHERE id = ?", (row_id,))[0]
-            self.emit(f"{rel}: {outcome} ({verdict}; {reasons or 'nothing found'}) -> {target or '-'} "
-                      f"in {seconds:.1f} s")
+            self.emit(f"{rel}: {outcome} ({verdict}; {reasons or 'nothing found'}) -> "
+                      f"{escape(target) if target else '-'} in {seconds:.1f} s")
+        return True
 
-    def _tmp_output(self, row_id: int, rel: str) -> Path:
-        return self.s.hold / ".scrubber" / "out" / f"{row_id}{_output_format(rel).extension}"
+    def _changed(self, row_id: int, rel: str) -> bool:
+        """The claimed file changed after its scan (a writer still at it): scan it again. Copies
+        already made (a partial original in HOLD/originals) stay."""
+        self.state.update(row_id, stage="claimed", sha256=None, scanned_stat=None, outcome=None, record=None,
+                          verdict=None, reasons=None, target=None, original=None)
+        self.emit(f"{rel}: changed after it was scanned (still being written); it will be scanned again")
+        return False
+
+    def _published_rel(self, row_id: int, sha: str, ext: str) -> PurePosixPath:
+        pubdir, pubname = self.state.execute("SELECT pubdir, pubname FROM files WHERE id = ?", (row_id,))[0]
+        name = PurePosixPath(pubname).stem if pubname else f"photo-{sha[:12]}"
+        return PurePosixPath(pubdir or ".") / f"{name}{ext}"
+
+    def _hold_path(self, folder: str, row_id: int, sha: str, ext: str) -> Path:
+        root = self.s.hold / folder
+        return inside(root, str(self._published_rel(row_id, sha, ext))) or root / f"photo-{sha[:12]}{ext}"
+
+    def _tmp_output(self, row_id: int, ext: str) -> Path:
+        return self.s.hold / ".scrubber" / "out" / f"{row_id}{_output_format(ext).extension}"
 
     def _scan(self, row_id, rel, claim_path, sha, scanner) -> None:
+        from scrubber.report import result_record
+
         with self._publish_lock:  # the duplicate check and the reservation are one step
             first = self.state.execute(
                 "SELECT id FROM files WHERE sha256 = ? AND id < ? AND outcome IN "
@@ -375,16 +386,17 @@ class Watcher:
             self.state.update(row_id, stage="scanned", outcome="duplicate", duplicate_of=first[0][0],
                               verdict="duplicate", reasons=f"duplicate-of:{first[0][0]}")
             return
-        if Path(rel).suffix.lower() not in IMAGE_EXTENSIONS:
-            record = {"verdict": "blocked", "reasons": ["not-an-image"], "error": f"{rel}: not an image file"}
+        if claim_path.suffix not in IMAGE_EXTENSIONS:
+            record = {"path": rel, "verdict": "blocked", "reasons": ["not-an-image"],
+                      "error": f"{rel}: not an image file"}
         else:
-            tmp = self._tmp_output(row_id, rel)
-            tmp.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self._tmp_output(row_id, claim_path.suffix)
+            outputs.make_dirs(tmp.parent, private=True)
             tmp.unlink(missing_ok=True)
-            record = scanner.scan(claim_path, tmp, _output_format(rel))
+            record = result_record(scanner.scan(claim_path, tmp, _output_format(claim_path.suffix), display=rel))
         shareable = record["verdict"] in ("clean", "redacted") and bool(record.get("output"))
-        unreadable = bool(record.get("error")) and not shareable and record.get("reasons", [""])[0] in (
-            "not-an-image", "unreadable")
+        unreadable = bool(record.get("error")) and not shareable and (record.get("reasons") or [""])[0] in (
+            "not-an-image", "unreadable", "too-large")
         outcome = "ready" if shareable else "rejected" if unreadable else "review"
         self.state.update(row_id, stage="scanned", outcome=outcome, verdict=record["verdict"],
                           reasons=";".join(record.get("reasons", [])), record=json.dumps(record))
@@ -397,21 +409,24 @@ class Watcher:
             return
         record = json.loads(record)
         if outcome == "ready":
-            tmp = self._tmp_output(row_id, rel)
+            tmp = self._tmp_output(row_id, claim_path.suffix)
             if not tmp.exists():  # crashed before the scan finished writing: scan again
                 self.state.update(row_id, stage="claimed", outcome=None)
                 raise RuntimeError("safe copy missing after restart; scanning again")
-            published = self._publish(row_id, tmp, self.s.ready / Path(rel).with_suffix(tmp.suffix), target)
+            wanted = inside(self.s.ready, str(self._published_rel(row_id, sha, tmp.suffix)))
+            if wanted is None:
+                wanted = self.s.ready / f"photo-{sha[:12]}{tmp.suffix}"
+            published = self._publish(row_id, tmp, wanted, target)
             self.state.update(row_id, stage="written", target=str(published))
             return
-        copy = copy_durable(claim_path, self.s.hold / outcome / Path(rel), sha, reuse=target,
-                            reserve=lambda path: self.state.update(row_id, target=str(path)),
-                            tmp_prefix=self.tmp_prefix)
-        sidecar = {"file": rel, "sha256": sha, "outcome": outcome, "held_copy": str(copy),
+        copy = outputs.copy_file(claim_path, self._hold_path(outcome, row_id, sha, claim_path.suffix), sha,
+                                 reuse=target, reserve=lambda path: self.state.update(row_id, target=str(path)),
+                                 tmp_prefix=self.tmp_prefix, max_bytes=self.policy.max_bytes * 4)
+        sidecar = {"file": rel, "sha256": sha, "outcome": outcome, "held_copy": copy.name,
                    "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")} | {
             k: record.get(k) for k in ("verdict", "reasons", "error", "detections", "timings")}
-        write_atomic((json.dumps(sidecar, indent=1) + "\n").encode(), copy.with_name(copy.name + ".json"),
-                     overwrite=True, tmp_prefix=self.tmp_prefix)
+        outputs.write((json.dumps(sidecar, indent=1) + "\n").encode(), copy.with_name(copy.name + ".json"),
+                      overwrite=True, private=True, tmp_prefix=self.tmp_prefix)
         self.state.update(row_id, stage="written")
 
     def _publish(self, row_id: int, tmp: Path, wanted: Path, reserved: str | None) -> Path:
@@ -419,31 +434,23 @@ class Watcher:
         in the database before the link, so after a crash an existing reserved file with our
         content means 'already published'."""
         digest = sha256_file(tmp)
-        if reserved and Path(reserved).exists() and sha256_file(Path(reserved)) == digest:
+        if reserved and Path(reserved).is_file() and sha256_file(Path(reserved)) == digest:
             return Path(reserved)
-        data = tmp.read_bytes()
-        for candidate in _candidates(wanted):
-            if candidate.exists():
-                continue
-            self.state.update(row_id, target=str(candidate))
-            try:
-                write_atomic(data, candidate, tmp_prefix=self.tmp_prefix)
-            except OutputExists:  # another watcher took the name a moment ago
-                continue
-            return candidate
-        raise OSError(f"{wanted}: no free name in READY")
+        return outputs.write_free(tmp.read_bytes(), wanted, tmp_prefix=self.tmp_prefix,
+                                  reserve=lambda path: self.state.update(row_id, target=str(path)))
 
     # ------------------------------------------------------------ recovery and loop
 
     def recover(self) -> list[int]:
-        """Rows a previous run left unfinished, plus claimed files it never recorded; our own
-        half-written temporary files (a crash inside ``write_atomic``) are removed."""
+        """Rows a previous run left unfinished, plus claimed files it never recorded (named
+        ``unrecorded/...``: a claim's name says nothing about where it came from); our own
+        half-written temporary files (a crash inside a write) are removed."""
         for folder in (self.s.ready, self.s.hold):
             for leftover in folder.rglob(f"{self.tmp_prefix}*.tmp"):
                 leftover.unlink(missing_ok=True)
         for row_id, rel, claim in self.state.execute(
                 "SELECT id, relpath, claim FROM files WHERE stage = 'claiming'"):
-            if Path(claim).exists():
+            if os.path.lexists(claim):
                 self.state.update(row_id, stage="claimed")
             else:
                 self.state.execute("DELETE FROM files WHERE id = ?", (row_id,))
@@ -451,8 +458,9 @@ class Watcher:
         for path in sorted(self.claims.iterdir()):
             if str(path) not in known and not path.name.startswith("."):
                 now = time.time()
-                self.state.insert("INSERT INTO files (relpath, claim, stage, created, updated) "
-                                  "VALUES (?, ?, 'claimed', ?, ?)", (_relpath_of(path.name), str(path), now, now))
+                self.state.insert("INSERT INTO files (relpath, claim, stage, pubdir, pubname, created, updated) "
+                                  "VALUES (?, ?, 'claimed', 'unrecorded', NULL, ?, ?)",
+                                  (f"unrecorded/{escape(path.name)}", str(path), now, now))
         return [r[0] for r in self.state.execute("SELECT id FROM files WHERE stage != 'done' ORDER BY id")]
 
     def stop(self) -> None:
@@ -465,24 +473,44 @@ class Watcher:
 
         jobs: queue.Queue = queue.Queue()
         done = [0]
-        errors: list[str] = []
-        self._workers = [ScanProcess(self.policy, self.s.timeout_s) for _ in range(max(1, self.s.workers))]
+        failures: dict[int, int] = {}  # row -> failed attempts (three, then left for the operator)
+        try:
+            self._workers = [ScanProcess(self.policy, self.s.timeout_s, self.s.memory_mb)
+                             for _ in range(max(1, self.s.workers))]
+        except BaseException:
+            for w in self._workers:
+                w.close()
+            self.close()
+            raise
 
         def work(scanner: ScanProcess) -> None:
             while True:
                 item = jobs.get()
                 if item is None:
                     return
+                row = item if isinstance(item, int) else None
                 try:
-                    row = self.claim(item) if isinstance(item, Path) else item
-                    if row is not None:
-                        self.handle(row, scanner)
+                    if row is None:
+                        row = self.claim(*item)
+                    if row is not None and self.handle(row, scanner):
                         done[0] += 1
                 except Exception as err:  # one bad file never stops the watcher
-                    errors.append(str(err))
-                    self.emit(f"{item}: error: {type(err).__name__}: {err} (will retry)")
+                    if row is not None:
+                        failures[row] = failures.get(row, 0) + 1
+                    label = f"file #{row}" if row is not None else \
+                        self.screen.screen(item[0].relative_to(self.s.inbox).as_posix()).display
+                    self.emit(f"{label}: error: {type(err).__name__}: {escape(str(err))} (will retry)")
                 finally:
                     jobs.task_done()
+
+        def unfinished() -> list[int]:
+            rows = [r for (r,) in self.state.execute(
+                "SELECT id FROM files WHERE stage NOT IN ('done', 'claiming') ORDER BY id")]
+            for r in rows:
+                if failures.get(r, 0) == 3:
+                    failures[r] += 1
+                    self.emit(f"file #{r}: still unfinished after 3 attempts; left for the operator")
+            return [r for r in rows if failures.get(r, 0) < 3]
 
         threads = [threading.Thread(target=work, args=(w,), daemon=True) for w in self._workers]
         for t in threads:
@@ -491,23 +519,17 @@ class Watcher:
             for row in self.recover():
                 jobs.put(row)
             jobs.join()
-            attempts: dict[int, int] = {}
             while not self._stop.is_set():
-                # unfinished rows (a failed step) are tried again, three times at most
-                for (row,) in self.state.execute(
-                        "SELECT id FROM files WHERE stage NOT IN ('done', 'claiming') ORDER BY id"):
-                    attempts[row] = attempts.get(row, 0) + 1
-                    if attempts[row] <= 3:
-                        jobs.put(row)
-                    elif attempts[row] == 4:
-                        self.emit(f"file #{row}: still unfinished after 3 attempts; left for the operator")
+                for row in unfinished():
+                    jobs.put(row)
                 found = self.poll()
-                for path in found:
+                for item in found:
                     if self._stop.is_set():
                         break
-                    jobs.put(path)
+                    jobs.put(item)
                 jobs.join()
-                if once and not found and not self._seen:
+                self.state.set_meta("last_poll", str(time.time()))
+                if once and not found and not self._seen and not unfinished():
                     break  # the inbox holds nothing more, finished or still being written
                 self._stop.wait(self.s.poll_s)
         finally:
@@ -518,28 +540,39 @@ class Watcher:
             for w in self._workers:
                 w.close()
             self.state.set_meta("last_stop", str(time.time()))
+            self.close()
         return done[0]
 
 
-def _output_format(rel: str) -> OutputFormat:
-    ext = Path(rel).suffix.lower()
-    fmt = next((f for f, exts in FORMAT_EXTENSIONS.items() if ext in exts), "PNG")
+def _output_format(ext: str) -> OutputFormat:
+    fmt = next((f for f, exts in FORMAT_EXTENSIONS.items() if ext.lower() in exts), "PNG")
     return OutputFormat.for_source(fmt)
 
 
-def _openable(path: Path) -> bool:
+def _unopenable(path: Path) -> str | None:
+    """Why ``path`` cannot be opened for reading (None when it can); a FIFO or a link swapped
+    in since the last look is not waited on or followed."""
     try:
-        with open(path, "rb") as fh:
-            fh.read(1)
-        return True
-    except OSError:
-        return False
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as err:
+        return err.strerror or str(err)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return "not a regular file"
+        os.read(fd, 1)
+        return None
+    except OSError as err:
+        return err.strerror or str(err)
+    finally:
+        os.close(fd)
 
 
 def file_logger(hold: Path) -> logging.Handler:
-    """A log file in HOLD/logs rotated at midnight, 90 days kept."""
-    handler = logging.handlers.TimedRotatingFileHandler(hold / "logs" / "watch.log", when="midnight",
-                                                        backupCount=90, encoding="utf-8")
+    """A log file in HOLD/logs rotated at midnight, 90 days kept, readable by this user only."""
+    path = outputs.private_dir(Path(hold) / "logs") / "watch.log"
+    handler = logging.handlers.TimedRotatingFileHandler(path, when="midnight", backupCount=90, encoding="utf-8",
+                                                        errors="backslashreplace")
+    os.chmod(path, outputs.PRIVATE_FILE)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
     return handler
 
@@ -554,13 +587,13 @@ class WatchStatus:
     backlog: int | None
     last_activity: float | None
     inbox: str | None
+    running: tuple[str, str] | None = None  # (pid, host) of the watcher running now
+    last_poll: float | None = None
 
 
 def status(hold: Path) -> WatchStatus:
     db = hold / ".scrubber" / "state.db"
     if not db.exists():
-        from scrubber.errors import ScrubberError
-
         raise ScrubberError(f"{hold}: no watcher state here (expected {db})")
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
@@ -568,14 +601,16 @@ def status(hold: Path) -> WatchStatus:
                                      "WHERE stage = 'done' GROUP BY outcome").fetchall())
         unfinished = conn.execute("SELECT COUNT(*) FROM files WHERE stage != 'done'").fetchone()[0]
         last = conn.execute("SELECT MAX(updated) FROM files").fetchone()[0]
-        row = conn.execute("SELECT value FROM meta WHERE key = 'inbox'").fetchone()
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
     finally:
         conn.close()
-    inbox = row[0] if row else None
+    inbox = meta.get("inbox")
     backlog = None
     if inbox and Path(inbox).is_dir():
         backlog = 0
         for root, dirs, files in os.walk(inbox):
             dirs[:] = [d for d in dirs if not d.startswith(".")]
-            backlog += sum(not is_temporary(f) for f in files)
-    return WatchStatus(outcomes, unfinished, backlog, last, inbox)
+            backlog += sum(not is_temporary(f) and os.path.isfile(os.path.join(root, f))
+                           and not os.path.islink(os.path.join(root, f)) for f in files)
+    last_poll = float(meta["last_poll"]) if meta.get("last_poll") else None
+    return WatchStatus(outcomes, unfinished, backlog, last, inbox, lock_owner(hold), last_poll)

@@ -97,7 +97,8 @@ def _start(tmp_path: Path, inbox: Path, hold: Path, ready: Path, log_name: str, 
     policy.write_text(LIGHT)
     log = open(tmp_path / log_name, "ab")
     cmd = [sys.executable, "-m", "scrubber", "watch", str(inbox), "--ready", str(ready), "--hold", str(hold),
-           "--poll", "0.2", "--min-age", "1.5", "--workers", str(workers), "--policy", str(policy)]
+           "--poll", "0.2", "--min-age", "1.5", "--settle", "2", "--workers", str(workers),
+           "--policy", str(policy)]
     return subprocess.Popen(cmd, stdout=log, stderr=log, cwd=ROOT)
 
 
@@ -176,10 +177,12 @@ def test_a_file_is_taken_only_after_it_held_still(tmp_path):
     f.write_bytes(b"x" * 20)
     assert w.poll() == [] and w.poll() == []  # grew: the count starts again
     time.sleep(0.35)
-    assert w.poll() == [f]  # unchanged over two polls and older than min-age
+    assert [p for p, _ in w.poll()] == [f]  # unchanged over two polls and older than min-age
     (s.inbox / "b.jpg.part").write_bytes(b"y")
     for _ in range(3):
-        assert f in w.poll() and all(p.name != "b.jpg.part" for p in w.poll())
+        found = [p for p, _ in w.poll()]
+        assert f in found and all(p.name != "b.jpg.part" for p in found)
+    w.close()
 
 
 def test_200_files_dropped_while_running(tmp_path):

@@ -1,0 +1,161 @@
+"""Where outputs go: the one place that writes a file scrubber produced.
+
+* ``write(data, dest)``: temporary file in the destination folder, fsync, then an atomic
+  no-clobber link (``overwrite`` replaces instead), the folder fsynced; ``OutputExists`` when
+  the name is taken.
+* ``write_free(data, wanted)``: the same under the first free name of ``wanted``, ``-1``,
+  ``-2``...; ``reserve`` is called with each name before it is tried, so a caller that
+  records it can recognise its own file after a crash.
+* Permissions: a safe copy meant for others (READY, a scan's output folder) gets the usual
+  ``0666`` less the process umask, as any file the user writes; a private file (anything in
+  HOLD: originals, held photos, sidecars, state) is ``0600`` in a ``0700`` folder, whatever
+  the umask.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Callable, Iterator
+
+from scrubber.errors import OutputExists
+
+PRIVATE_FILE, PRIVATE_DIR = 0o600, 0o700
+_umask: list[int] = []
+_umask_lock = threading.Lock()
+
+
+def umask() -> int:
+    """The process umask, read once (``/proc/self/status`` where it exists: reading it with
+    ``os.umask`` means setting it for a moment, which races with other threads)."""
+    with _umask_lock:
+        if not _umask:
+            value = None
+            try:
+                for line in Path("/proc/self/status").read_text().splitlines():
+                    if line.startswith("Umask:"):
+                        value = int(line.split()[1], 8)
+            except (OSError, ValueError):
+                pass
+            if value is None:
+                value = os.umask(0o022)
+                os.umask(value)
+            _umask.append(value)
+        return _umask[0]
+
+
+def file_mode(private: bool) -> int:
+    return PRIVATE_FILE if private else 0o666 & ~umask()
+
+
+def private_dir(folder: Path) -> Path:
+    """``folder`` (and missing parents) created, and ``folder`` itself set to ``0700``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, PRIVATE_DIR)
+    return folder
+
+
+def make_dirs(folder: Path, private: bool) -> None:
+    """Create ``folder`` and its missing parents; private ones are ``0700`` whatever the umask."""
+    folder = Path(folder)
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for level in reversed(missing):
+        try:
+            level.mkdir()
+        except FileExistsError:
+            pass
+        if private:
+            os.chmod(level, PRIVATE_DIR)
+
+
+def write(data: bytes, dest: Path, *, overwrite: bool = False, private: bool = False,
+          tmp_prefix: str | None = None) -> Path:
+    """Write ``data`` to ``dest`` durably (see the module docstring); returns ``dest``."""
+    from scrubber.imageio import write_atomic
+
+    if private:
+        make_dirs(Path(dest).parent, private=True)
+    write_atomic(data, Path(dest), overwrite=overwrite, tmp_prefix=tmp_prefix, mode=file_mode(private))
+    return Path(dest)
+
+
+def candidates(wanted: Path, limit: int = 100_000) -> Iterator[Path]:
+    """``wanted``, then ``stem-1.ext``, ``stem-2.ext``..."""
+    wanted = Path(wanted)
+    yield wanted
+    for i in range(1, limit):
+        yield wanted.with_name(f"{wanted.stem}-{i}{wanted.suffix}")
+
+
+def write_free(data: bytes, wanted: Path, *, reserve: Callable[[Path], None] = lambda path: None,
+               private: bool = False, tmp_prefix: str | None = None) -> Path:
+    """Write ``data`` under the first free name of ``wanted`` and return it."""
+    for candidate in candidates(wanted):
+        if candidate.exists() or candidate.is_symlink():
+            continue
+        reserve(candidate)
+        try:
+            return write(data, candidate, private=private, tmp_prefix=tmp_prefix)
+        except OutputExists:  # taken a moment ago (another watcher): the next name
+            continue
+    raise OutputExists(f"{wanted}: no free name")
+
+
+def copy_file(src: Path, wanted: Path, sha256: str, *, reuse: str | None = None,
+              reserve: Callable[[Path], None] = lambda path: None, private: bool = True,
+              tmp_prefix: str | None = None, max_bytes: int | None = None) -> Path:
+    """Copy the regular file ``src`` (never a link's target) to the first free name of
+    ``wanted``, streamed, fsynced and checked against ``sha256``. ``reuse``: a name reserved
+    before a crash; if it already holds these bytes it is the copy."""
+    import hashlib
+    import tempfile
+
+    from scrubber.errors import SaveFailed
+    from scrubber.imageio import fsync_dir, sha256_file
+
+    if reuse and Path(reuse).is_file() and not Path(reuse).is_symlink() and sha256_file(Path(reuse)) == sha256:
+        return Path(reuse)
+    wanted = Path(wanted)
+    make_dirs(wanted.parent, private)
+    fd_src = os.open(src, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=tmp_prefix or ".copy-", suffix=".tmp", dir=wanted.parent)
+        tmp = Path(tmp_name)
+        try:
+            os.fchmod(fd, file_mode(private))
+            digest, total = hashlib.sha256(), 0
+            with os.fdopen(fd, "wb") as out:
+                while chunk := os.read(fd_src, 1 << 20):
+                    total += len(chunk)
+                    if max_bytes is not None and total > max_bytes:
+                        raise SaveFailed(f"{src}: grew past {max_bytes:,} bytes while being copied")
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            if digest.hexdigest() != sha256:
+                raise SaveFailed(f"{wanted}: the copy does not match the original's SHA-256 (it changed)")
+            for candidate in candidates(wanted):
+                if candidate.exists() or candidate.is_symlink():
+                    continue
+                reserve(candidate)
+                try:
+                    os.link(tmp, candidate)
+                except FileExistsError:
+                    continue
+                except OSError:  # a filesystem without hard links
+                    if candidate.exists():
+                        continue
+                    os.replace(tmp, candidate)
+                fsync_dir(candidate.parent)
+                return candidate
+            raise OutputExists(f"{wanted}: no free name")
+        finally:
+            tmp.unlink(missing_ok=True)
+    finally:
+        os.close(fd_src)
