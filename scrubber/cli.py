@@ -499,20 +499,30 @@ def serve(
         _fail(f"--host {host}: not a loopback address; add --allow-remote to serve other machines", Exit.USAGE)
     if not hold.is_dir():
         _fail(f"{hold}: no such HOLD folder", Exit.USAGE)
-    if port == 0:
-        with socket.socket() as sock:
-            sock.bind((host, 0))
-            port = sock.getsockname()[1]
     token = secrets.token_urlsafe(24)
     app_ = create_app(hold, token, ready=ready, policy=_policy(policy_file),
                       max_upload=max_upload_mb * 1024 * 1024, check_timeout_s=check_timeout)
+    app_.state.checker.start()  # a worker whose self test fails stops the start here, with its reason
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        _fail(f"{host}:{port}: cannot listen ({err.strerror or err})", Exit.USAGE)
+    sock.listen(128)
+    port = sock.getsockname()[1]
     if not loopback:
         typer.echo(f"scrubber: warning: serving on {host}: anyone who can reach it and has the token can see "
                    "held photos", err=True)
     shown = f"[{host}]" if ":" in host else host
+    config = uvicorn.Config(app_, log_level="warning")
+    server = uvicorn.Server(config)
+    # the URL is printed once the socket listens: a script may connect as soon as it reads it
     typer.echo(f"scrubber review queue: http://{shown}:{port}/?token={token}", err=False)
     sys.stdout.flush()
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
+    server.run(sockets=[sock])
 
 
 @audit_app.command("verify")
