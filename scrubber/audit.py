@@ -2,7 +2,10 @@
 
 ``HOLD/audit.jsonl``: one JSON object per line. Each line carries ``prev``, the SHA-256 of the
 previous line's bytes (64 zeros for the first), so editing, deleting or reordering any line
-breaks the chain from there on. ``verify`` walks the chain.
+breaks the chain from there on. A chain alone cannot show that its last lines were cut off,
+or that the whole log was written anew with a fresh chain: every append also records the line
+count and the last line's hash (the anchor) in the state database
+(``HOLD/.scrubber/state.db``), and ``verify`` walks the chain and checks it ends at the anchor.
 """
 
 from __future__ import annotations
@@ -51,7 +54,38 @@ def append(hold: Path, reviewer: str, file: str, sha256: str, action: str, reaso
             os.fsync(fd)
         finally:
             os.close(fd)
+        lines = len(path.read_bytes().splitlines())
+        _set_anchor(hold, lines, hashlib.sha256(line.rstrip(b"\n")).hexdigest())
     return record
+
+
+def _set_anchor(hold: Path, lines: int, head: str) -> None:
+    from scrubber.state import State
+
+    state = State(hold)
+    try:
+        state.set_meta("audit_anchor", f"{lines} {head}")
+    finally:
+        state.close()
+
+
+def _anchor(hold: Path) -> tuple[int, str] | None:
+    import sqlite3
+
+    db = Path(hold) / ".scrubber" / "state.db"
+    if not db.exists():
+        return None
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'audit_anchor'").fetchone()
+    except sqlite3.Error:
+        row = None
+    finally:
+        conn.close()
+    if not row:
+        return None
+    count, head = row[0].split()
+    return int(count), head
 
 
 @dataclass(frozen=True)
@@ -63,7 +97,10 @@ class ChainCheck:
 
 def verify(hold: Path) -> ChainCheck:
     path = log_path(hold)
+    anchor = _anchor(hold)
     if not path.exists():
+        if anchor:
+            return ChainCheck(False, 0, f"the log is missing, but {anchor[0]} decisions were recorded")
         return ChainCheck(True, 0)
     prev = GENESIS
     raw_lines = path.read_bytes().splitlines()
@@ -75,6 +112,17 @@ def verify(hold: Path) -> ChainCheck:
         if record.get("prev") != prev:
             return ChainCheck(False, number, f"line {number}: chain broken (prev does not match line {number - 1})")
         prev = hashlib.sha256(raw).hexdigest()
+    if anchor is None:
+        if raw_lines:
+            return ChainCheck(False, len(raw_lines), "no anchor in the state database: truncation cannot be ruled out")
+        return ChainCheck(True, 0)
+    count, head = anchor
+    if len(raw_lines) < count:
+        return ChainCheck(False, len(raw_lines), f"truncated: {count} decisions were recorded, {len(raw_lines)} remain")
+    if len(raw_lines) > count:
+        return ChainCheck(False, len(raw_lines), f"{len(raw_lines) - count} line(s) after the last recorded decision")
+    if prev != head:
+        return ChainCheck(False, count, f"line {count} is not the last recorded decision (the log was rewritten)")
     return ChainCheck(True, len(raw_lines))
 
 
