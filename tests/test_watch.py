@@ -133,11 +133,11 @@ def _check_invariants(events: list[dict], holds: list[Path], ready: Path) -> Non
     dropped = Counter(_sha(e["data"]) for e in events)
     originals = Counter(_sha(p.read_bytes()) for h in holds for p in (h / "originals").rglob("*") if p.is_file())
     assert originals == dropped, "originals in HOLD differ from what was dropped"
-    rows = [r for h in holds for r in _rows(h)]
+    rows = [r for h in holds for r in _rows(h) if r[3] != "unclaimable"]  # left in the inbox, not taken
     assert all(r[2] == "done" for r in rows), [r for r in rows if r[2] != "done"][:3]
     assert Counter(r[1] for r in rows) == dropped, "each dropped file has exactly one database row"
     outcomes = Counter(r[3] for r in rows)
-    assert set(outcomes) <= {"ready", "review", "rejected", "duplicate"}, outcomes
+    assert set(outcomes) <= {"ready", "review", "rejected", "duplicate", "unclaimable"}, outcomes
     published = [p for p in ready.rglob("*") if p.is_file()]
     held = [p for h in holds for k in ("review", "rejected") for p in (h / k).rglob("*")
             if p.is_file() and p.suffix != ".json"]
@@ -311,3 +311,69 @@ def test_full_policy_on_real_samples(tmp_path):
         "banner_clean_text.jpg", "transparent_name.png", "wristband.jpg"]
     rows = {r[0]: r for r in _rows(tmp_path / "hold")}
     assert rows["wristband.jpg"][5] == "redacted" and rows["banner_clean_text.jpg"][5] == "clean"
+
+
+def test_sigkill_with_hostile_files_mixed_in(tmp_path, capsys):
+    """kill -9 three times while slow writers, symbolic links, a FIFO, undecodable, control-
+    character and 240-byte names and (where this machine can mount a tmpfs) a folder on another
+    filesystem are in the drop; then a last run drains. Every dropped file ends byte-identical
+    in HOLD/originals, nothing is published twice or unredacted, the specials are left alone
+    and never opened, and ``--once`` exits."""
+    inbox, ready, hold = tmp_path / "in", tmp_path / "ready", tmp_path / "hold"
+    inbox.mkdir()
+    events = [e for e in _make_drop(60, seed=4) if e["kind"] != "duplicate"]
+    for i, stem in enumerate((os.fsdecode(b"caf\xe9"), "line\nbreak", "y" * 236)):
+        data = _image_bytes(501 + 2 * i, "clean")  # odd seeds are PNG
+        events.append({"name": f"{stem}.png", "data": data, "kind": "clean", "how": "plain"})
+    outside = tmp_path / "outside.jpg"
+    outside.write_bytes(_image_bytes(900, "barcode"))
+    os.symlink(outside, inbox / "link.jpg")
+    os.symlink(tmp_path, inbox / "linked-folder")
+    os.mkfifo(inbox / "pipe.jpg")
+    mounted = inbox / "other-fs"
+    mounted.mkdir()
+    other_fs = subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(mounted)], capture_output=True).returncode == 0
+    specials = {"link.jpg", "linked-folder", "pipe.jpg"}
+    try:
+        if other_fs:
+            (mounted / "across.png").write_bytes(_image_bytes(901, "clean"))
+            specials.add("other-fs/across.png")
+        for e in events:
+            if e["how"] != "slow":
+                _drop(inbox, e)
+        slow = [e for e in events if e["how"] == "slow"]
+        for _ in range(3):
+            proc = _start(tmp_path, inbox, hold, ready, "hostile.log")
+            writers = [threading.Thread(target=_drop, args=(inbox, e)) for e in slow]
+            for t in writers:
+                t.start()
+            slow = []
+            time.sleep(random.Random(len(_rows(hold))).uniform(3.0, 6.0))
+            proc.kill()
+            proc.wait()
+            for t in writers:
+                t.join()
+        policy = tmp_path / "light.toml"
+        r = subprocess.run([sys.executable, "-m", "scrubber", "watch", str(inbox), "--ready", str(ready), "--hold",
+                            str(hold), "--once", "--poll", "0.2", "--min-age", "1", "--settle", "1", "--policy",
+                            str(policy)], capture_output=True, text=True, cwd=ROOT, timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+        left = set()
+        for root, dirs, files in os.walk(inbox):
+            dirs[:] = [d for d in dirs if d != CLAIMS_DIR]
+            left |= {(Path(root) / n).relative_to(inbox).as_posix() for n in files}
+            left |= {(Path(root) / d).relative_to(inbox).as_posix() for d in dirs if os.path.islink(Path(root) / d)}
+        assert left == specials, left
+    finally:
+        if other_fs:
+            subprocess.run(["umount", str(mounted)], capture_output=True)
+    with capsys.disabled():
+        print(f"\n  hostile drop: {len(events)} files, specials left alone: {sorted(specials)}"
+              + ("" if other_fs else " (no tmpfs mount here: the other-filesystem case was left out)"))
+    _check_invariants(events, [hold], ready)
+    assert outside.read_bytes() not in {p.read_bytes() for p in hold.rglob("*") if p.is_file()}
+    rows = sqlite3.connect(hold / ".scrubber" / "state.db").execute("SELECT outcome FROM files").fetchall()
+    assert (("unclaimable",) in rows) == other_fs
+
+
+CLAIMS_DIR = ".scrubber-claims"
