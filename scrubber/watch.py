@@ -287,6 +287,13 @@ class Watcher:
             return None
         self._seen.pop(rel, None)
         self.state.update(row, stage="claimed")
+        try:
+            now_stat = os.lstat(target)
+        except OSError:
+            now_stat = None
+        if seen is not None and now_stat is not None and (now_stat.st_size, now_stat.st_mtime_ns) != seen:
+            # written to between the last poll and the rename: ``handle`` waits for it to hold still
+            self.emit(f"{safe.display}: changed while it was being claimed; waiting for it to hold still")
         return row
 
     def handle(self, row_id: int, scanner: ScanProcess) -> bool:
