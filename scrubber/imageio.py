@@ -308,22 +308,35 @@ def decode_own(data: bytes) -> np.ndarray:
         return np.asarray(img if img.mode == "RGB" else img.convert("RGB"))
 
 
-def read_limited(path: Path, max_bytes: int = DEFAULT_MAX_BYTES, follow_symlinks: bool = True) -> bytes:
-    """The bytes of the regular file ``path``, never more than ``max_bytes``. A FIFO, device or
-    socket is refused without being opened for reading (opening a FIFO would wait for a writer);
-    with ``follow_symlinks=False`` a symbolic link is refused too."""
+def open_regular(path: Path, follow_symlinks: bool = False) -> int:
+    """A read-only descriptor of the regular file ``path``. A FIFO, device or socket is never
+    waited on (non-blocking open, refused after ``fstat``); without ``follow_symlinks`` a
+    symbolic link is refused too. Raises ``OSError``; the caller closes the descriptor."""
+    import errno
     import stat as stat_
 
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     if not follow_symlinks:
         flags |= getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags)
+    if not stat_.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file")
+    return fd
+
+
+def read_limited(path: Path, max_bytes: int = DEFAULT_MAX_BYTES, follow_symlinks: bool = True) -> bytes:
+    """The bytes of the regular file ``path``, never more than ``max_bytes`` (see
+    ``open_regular`` for what is refused unopened)."""
+    import stat as stat_
+
     try:
         st = os.stat(path, follow_symlinks=follow_symlinks)
         if not stat_.S_ISREG(st.st_mode):
             raise ImageUnreadable(f"{path}: not a regular file")
         if st.st_size > max_bytes:
             raise ImageTooLarge(f"{path}: {st.st_size:,} bytes exceeds the {max_bytes:,}-byte limit")
-        fd = os.open(path, flags)
+        fd = open_regular(path, follow_symlinks)
     except ImageUnreadable:
         raise
     except OSError as err:
@@ -331,8 +344,6 @@ def read_limited(path: Path, max_bytes: int = DEFAULT_MAX_BYTES, follow_symlinks
             raise ImageUnreadable(f"{path}: a symbolic link (not followed)") from err
         raise ImageUnreadable(f"{path}: cannot read file ({err.strerror or err})") from err
     try:
-        if not stat_.S_ISREG(os.fstat(fd).st_mode):  # swapped for something else since the stat
-            raise ImageUnreadable(f"{path}: not a regular file")
         chunks, total = [], 0
         while True:
             chunk = os.read(fd, min(1 << 22, max_bytes + 1 - total))

@@ -58,11 +58,11 @@ def _printable(text: str) -> bool:
 class SafeName:
     display: str  # masked and escaped: the only form reports, logs and pages show
     parts: tuple[tuple[str, bool], ...]  # (component, holds an identifier or is not printable)
-    kept: bool = False  # keep_file_names: published as it is
 
     @property
-    def holds_identifier(self) -> bool:
-        return any(flag for _, flag in self.parts)
+    def neutral_file(self) -> bool:
+        """The file name itself is published under a neutral name."""
+        return bool(self.parts) and self.parts[-1][1]
 
     def relpath(self, sha256: str | None, ext: str | None = None) -> str:
         """The relative path a safe copy of this file is published under (``ext`` replaces the
@@ -101,8 +101,7 @@ class NameScreen:
     def screen(self, relpath: str) -> SafeName:
         parts = [p for p in relpath.replace("\\", "/").split("/") if p not in ("", ".")]
         if self.keep:
-            return SafeName("/".join(escape(p) for p in parts), tuple((p, not _printable(p)) for p in parts),
-                            kept=True)
+            return SafeName("/".join(escape(p) for p in parts), tuple((p, not _printable(p)) for p in parts))
         judged = []
         shown = []
         for i, part in enumerate(parts):
@@ -137,20 +136,20 @@ class NameScreen:
         allowed = {normalise(a) for a in self.settings.allowlist}
         camera = _camera_spans(words, starts)
         raw = stem.replace("_", " ")  # the name's own punctuation ("Okafor, Ngozi", e-mail), same offsets
-        for line, to_stem in ((raw, None), (text, add)):
+        for line, on_words in ((raw, False), (text, True)):
             for rec in self.recognizers:
                 for m in rec.analyze(line):
                     score = m.score
-                    if to_stem is None and "pattern:last-first:0" in m.evidence:
+                    if not on_words and "pattern:last-first:0" in m.evidence:
                         score = max(score, self.settings.threshold)  # "Okafor, Ngozi" as a file name
                     if has_context(rec.CONTEXT, line[: m.start], ""):
                         score = enhance(score)
                     if score < self.settings.threshold or normalise(line[m.start : m.end]) in allowed:
                         continue
-                    if to_stem is None:
-                        found.append((m.start, m.end))
+                    if on_words:
+                        add(m.start, m.end)
                     else:
-                        to_stem(m.start, m.end)
+                        found.append((m.start, m.end))
         if self.names:
             from scrubber.phi.names import _is_common, _is_first, _is_last
 

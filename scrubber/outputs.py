@@ -116,13 +116,13 @@ def copy_file(src: Path, wanted: Path, sha256: str, *, reuse: str | None = None,
     import tempfile
 
     from scrubber.errors import SaveFailed
-    from scrubber.imageio import fsync_dir, sha256_file
+    from scrubber.imageio import fsync_dir, open_regular, sha256_file
 
     if reuse and Path(reuse).is_file() and not Path(reuse).is_symlink() and sha256_file(Path(reuse)) == sha256:
         return Path(reuse)
     wanted = Path(wanted)
     make_dirs(wanted.parent, private)
-    fd_src = os.open(src, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    fd_src = open_regular(src)
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=tmp_prefix or ".copy-", suffix=".tmp", dir=wanted.parent)
         tmp = Path(tmp_name)

@@ -67,26 +67,16 @@ class Scrubber:
 
         pixels = np.full((240, 480, 3), 255, np.uint8)
         cv2.putText(pixels, "MRN 00482913", (20, 120), cv2.FONT_HERSHEY_SIMPLEX, 1.4, (0, 0, 0), 3)
-        frame = Frame(pixels)
-        found: list[Detection] = []
-        problems = []
-        for det in sorted(self.detectors, key=lambda d: getattr(d, "needs_context", False)):
-            try:
-                found.extend(det.detect(frame, tuple(found)) if getattr(det, "needs_context", False)
-                             else det.detect(frame))
-            except Exception as err:
-                problems.append(f"{det.name}: {type(err).__name__}: {err}")
-        try:
-            identifiers.recognize(only(found, Kind.TEXT), self.recognizers, self.analyzer)
-        except DetectorFailed as err:
-            problems.append(str(err))
+        problems: list[str] = []
+        self.find(Frame(pixels), {}, causes=problems)
         return problems
 
     # ------------------------------------------------------------ stages
 
     def find(self, frame: Frame, timings: dict[str, float], kinds: set[Kind] | None = None,
-             prefix: str = "") -> tuple[tuple[Detection, ...], tuple[str, ...]]:
-        """Run detectors (optionally only those that may return ``kinds``) and recognizers."""
+             prefix: str = "", causes: list[str] | None = None) -> tuple[tuple[Detection, ...], tuple[str, ...]]:
+        """Run detectors (optionally only those that may return ``kinds``) and recognizers.
+        ``causes``, when given, receives each failure's cause in words."""
         found: list[Detection] = []
         errors: list[str] = []
         ordered = sorted(self.detectors, key=lambda d: getattr(d, "needs_context", False))
@@ -100,6 +90,8 @@ class Scrubber:
             except Exception as err:  # fail closed: any detector failure blocks, with its cause
                 errors.append(f"detector-error:{det.name}")
                 log.warning("%s failed: %s: %s", det.name, type(err).__name__, err)
+                if causes is not None:
+                    causes.append(f"{det.name}: {type(err).__name__}: {err}")
             timings[f"{prefix}{det.name}"] = timings.get(f"{prefix}{det.name}", 0.0) + time.perf_counter() - t
         words = only(found, Kind.TEXT)
         if words:
@@ -109,6 +101,8 @@ class Scrubber:
             except DetectorFailed as err:
                 errors.append(err.tag)
                 log.warning("%s", err)
+                if causes is not None:
+                    causes.append(str(err))
             timings[f"{prefix}recognize"] = timings.get(f"{prefix}recognize", 0.0) + time.perf_counter() - t
         return tuple(found), tuple(errors)
 

@@ -9,6 +9,7 @@ separate processes (``spawn``), each building its ``Scrubber`` once.
 
 from __future__ import annotations
 
+import itertools
 import os
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -72,7 +73,7 @@ def plan(folder: Path, files: list[Path], out: Path, screen: "NameScreen | None"
         fmt = next((f for f, exts in FORMAT_EXTENSIONS.items() if path.suffix.lower() in exts), "PNG")
         ext = OutputFormat.for_source(fmt).extension
         sha = None
-        if safe.parts and safe.parts[-1][1]:
+        if safe.neutral_file:
             try:
                 sha = sha256_file(path)
             except OSError:
@@ -81,8 +82,9 @@ def plan(folder: Path, files: list[Path], out: Path, screen: "NameScreen | None"
     folders = {str(parent).casefold() for _, _, rel, _ in named for parent in rel.parents if str(parent) != "."}
     jobs, taken = [], set()
     for path, safe, rel, ext in named:
-        options = [rel, rel.with_name(f"{rel.stem}_{path.suffix.lstrip('.').lower()}{ext}")]
-        options += [rel.with_name(f"{rel.stem}_{path.suffix.lstrip('.').lower()}-{i}{ext}") for i in range(1, 10_000)]
+        tagged = f"{rel.stem}_{path.suffix.lstrip('.').lower()}"
+        options = itertools.chain((rel, rel.with_name(f"{tagged}{ext}")),
+                                  (rel.with_name(f"{tagged}-{i}{ext}") for i in itertools.count(1)))
         target = next(o for o in options if str(o).casefold() not in taken and str(o).casefold() not in folders)
         taken.add(str(target).casefold())
         jobs.append(Job(path, safe.display, out / target))

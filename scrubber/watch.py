@@ -49,7 +49,7 @@ from typing import Callable
 
 from scrubber import outputs
 from scrubber.errors import ScrubberError
-from scrubber.imageio import FORMAT_EXTENSIONS, IMAGE_EXTENSIONS, OutputFormat, fsync_dir, sha256_file
+from scrubber.imageio import FORMAT_EXTENSIONS, IMAGE_EXTENSIONS, OutputFormat, fsync_dir, open_regular, sha256_file
 from scrubber.names import NameScreen, escape
 from scrubber.policy import Policy
 from scrubber.state import State, inside
@@ -261,7 +261,7 @@ class Watcher:
         rel = path.relative_to(self.s.inbox).as_posix()
         safe = self.screen.screen(rel)
         pub = PurePosixPath(safe.relpath(None))
-        name_ok = not safe.parts[-1][1] and len(pub.name.encode("utf-8", "surrogateescape")) <= 200
+        name_ok = not safe.neutral_file and len(pub.name.encode("utf-8", "surrogateescape")) <= 200
         target = self.claims / f"{uuid.uuid4().hex[:12]}{_suffix(path.name)}"
         now = time.time()
         row = self.state.insert(
@@ -560,12 +560,10 @@ def _unopenable(path: Path) -> str | None:
     """Why ``path`` cannot be opened for reading (None when it can); a FIFO or a link swapped
     in since the last look is not waited on or followed."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
+        fd = open_regular(path)
     except OSError as err:
         return err.strerror or str(err)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return "not a regular file"
         os.read(fd, 1)
         return None
     except OSError as err:

@@ -42,9 +42,11 @@ class Job:
 
 def _worker_main(conn, policy: Policy) -> None:
     """Child process: build the models once, test them, then scan whatever the parent sends."""
+    import logging
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    logging.getLogger().setLevel(logging.ERROR)  # as the CLI: causes reach the parent in results
     os.environ["OMP_THREAD_LIMIT"] = "1"
     import cv2
 
