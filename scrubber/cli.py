@@ -130,6 +130,7 @@ def check(
 
     Exit status: 0 shareable (clean, or redacted and the safe copy written to --out); 1 PHI found and no --out given; 2 usage error; 3 blocked; 4 unreadable or internal error.
     """
+    from scrubber import outputs
     from scrubber.errors import ImageUnreadable
     from scrubber.imageio import OutputFormat
     from scrubber.pipeline import Scrubber
@@ -148,11 +149,12 @@ def check(
             _fail(f"{out}: the safe copy cannot replace the original", Exit.USAGE)
     if not photo.exists():
         raise ImageUnreadable(f"{photo}: no such file")
-    scrubber = Scrubber(policy)
-    result = scrubber.process(photo, out=out, out_format=fmt, overwrite=overwrite)
+    result = Scrubber(policy).process(photo, out_format=fmt)
+    if out is not None:
+        result = outputs.deliver(result, out, overwrite=overwrite)
 
     if result.error:
-        code = Exit.USAGE if "output-exists" in result.reasons else Exit.FAILED
+        code = Exit.FAILED
     elif result.status is Status.BLOCKED:
         code = Exit.BLOCKED
     elif result.status is Status.REDACTED and out is None:
@@ -182,19 +184,24 @@ def scan(
     folder: Annotated[Path, typer.Argument(help="Folder of photos.", exists=True, file_okay=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for safe copies and report.json/report.csv.")],
     workers: Annotated[
-        int, typer.Option("--workers", "-w", min=0, help="Worker processes; 0 means one per core.")
+        int, typer.Option("--workers", "-w", min=0, help="Worker processes (with --cluster local: the cluster's); 0 means one per core.")
     ] = 0,
     recursive: Annotated[bool, typer.Option("--recursive/--no-recursive", help="Descend into subfolders.")] = True,
     policy_file: PolicyOpt = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace existing safe copies and reports in --out.")
     ] = False,
+    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Per-file scan time limit in seconds; a "
+                                           "scan that takes longer is stopped and the photo blocked.")] = 300.0,
+    cluster: Annotated[Optional[str], typer.Option(
+        "--cluster", help="Run on Dask: tcp://HOST:8786 (a running scheduler; FOLDER and --out on a filesystem "
+        "every worker sees) or local[:N] (N worker processes here). Needs scrubber[cluster].")] = None,
 ) -> None:
     """Scan a folder of photos into safe copies plus report.json and report.csv.
 
     Shareable copies (clean and redacted) are written under --out mirroring the folder; a blocked photo is never copied.
 
-    Exit status: 0 every file processed; 2 usage error; 4 some file could not be processed (it counts as blocked); 130 interrupted.
+    Exit status: 0 every file processed; 2 usage error (also: --cluster unreachable); 4 some file could not be processed (it counts as blocked); 130 interrupted.
     """
     import os
 
@@ -215,11 +222,17 @@ def scan(
     if (out / "report.json").exists() and not overwrite:
         _fail(f"{out}: already holds a report from an earlier scan (use --overwrite or another --out)", Exit.USAGE)
     files, skipped = batch.discover(folder, recursive)
-    jobs = batch.plan(folder, files, out, NameScreen.for_policy(policy))
-    workers = workers or os.cpu_count() or 1
-    workers = max(1, min(workers, len(jobs)))
+    jobs = batch.plan(folder, files, out, NameScreen.for_policy(policy), overwrite=overwrite)
     console = Console(stderr=True)
     out.mkdir(parents=True, exist_ok=True)
+    if cluster:
+        from scrubber import cluster as dask_cluster
+
+        def execute(on_result):
+            return dask_cluster.run(jobs, policy, cluster, workers, timeout, on_result)
+    else:
+        def execute(on_result):
+            return batch.run(jobs, policy, workers or os.cpu_count() or 1, timeout, on_result)
 
     start = time.perf_counter()
     with Progress(TextColumn("[bold]scanning"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -232,7 +245,7 @@ def scan(
                 progress.console.print(f"scrubber: error: {result.error}", markup=False, highlight=False,
                                        soft_wrap=True)
 
-        results = batch.run(jobs, policy, workers, overwrite, advance)
+        results = execute(advance) if jobs else []
     summary = summarize(results, time.perf_counter() - start, skipped)
     json_path, _ = write_reports(results, summary, out, overwrite=True)
     _print_summary(summary, json_path)

@@ -55,3 +55,8 @@ class UnknownIdentifier(PolicyError):
 class SaveFailed(ScrubberError):
     exit_code = 4
     reason = "save-failed"
+
+
+class ClusterUnreachable(ScrubberError):
+    exit_code = 2
+    reason = "cluster-unreachable"

@@ -3,6 +3,8 @@
 * ``write(data, dest)``: temporary file in the destination folder, fsync, then an atomic
   no-clobber link (``overwrite`` replaces instead), the folder fsynced; ``OutputExists`` when
   the name is taken.
+* ``deliver(result, dest)``: a scan result's verified bytes written with ``write`` and read
+  back; the result then names its output (or carries the one-line error).
 * ``write_free(data, wanted)``: the same under the first free name of ``wanted``, ``-1``,
   ``-2``...; ``reserve`` is called with each name before it is tried, so a caller that
   records it can recognise its own file after a crash.
@@ -17,9 +19,13 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Callable, Iterator
+from dataclasses import replace
+from typing import TYPE_CHECKING, Callable, Iterator
 
-from scrubber.errors import OutputExists
+from scrubber.errors import OutputExists, SaveFailed
+
+if TYPE_CHECKING:
+    from scrubber.pipeline import Result
 
 PRIVATE_FILE, PRIVATE_DIR = 0o600, 0o700
 _umask: list[int] = []
@@ -74,14 +80,49 @@ def make_dirs(folder: Path, private: bool) -> None:
 
 
 def write(data: bytes, dest: Path, *, overwrite: bool = False, private: bool = False,
-          tmp_prefix: str | None = None) -> Path:
-    """Write ``data`` to ``dest`` durably (see the module docstring); returns ``dest``."""
+          tmp_prefix: str | None = None, same_ok: bool = False) -> Path:
+    """Write ``data`` to ``dest`` durably (see the module docstring); returns ``dest``.
+    ``same_ok``: a regular file already at ``dest`` holding exactly ``data`` counts as written
+    (a job run again after its worker was lost meets its own earlier output)."""
     from scrubber.imageio import write_atomic
 
+    if same_ok and not overwrite and _holds(Path(dest), data):
+        return Path(dest)
     if private:
         make_dirs(Path(dest).parent, private=True)
     write_atomic(data, Path(dest), overwrite=overwrite, tmp_prefix=tmp_prefix, mode=file_mode(private))
     return Path(dest)
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    from scrubber.imageio import read_limited
+
+    try:
+        return path.is_file() and not path.is_symlink() and read_limited(path, len(data), follow_symlinks=False) == data
+    except Exception:  # unreadable, longer than data, not a regular file: not ours
+        return False
+
+
+def deliver(result: "Result", dest: Path, *, overwrite: bool = False, same_ok: bool = False,
+            private: bool = False) -> "Result":
+    """Write ``result.data`` (a shareable scan's verified safe copy) to ``dest`` and read it
+    back; the result with ``output`` set, or with ``error`` (and no output) when it could not
+    be written. A result without data (blocked, unreadable) is returned as it is."""
+    import time
+
+    if result.data is None:
+        return result
+    t = time.perf_counter()
+    try:
+        write(result.data, dest, overwrite=overwrite, private=private, same_ok=same_ok)
+        if Path(dest).read_bytes() != result.data:  # the bytes whose metadata the scan checked
+            raise SaveFailed(f"{dest}: read-back check failed")
+    except (OutputExists, SaveFailed) as err:
+        return replace(result, error=str(err))
+    except OSError as err:
+        return replace(result, error=f"{dest}: cannot write ({err.strerror or err})")
+    timings = result.timings | {"write": round(time.perf_counter() - t, 4)}
+    return replace(result, output=str(dest), timings=timings)
 
 
 def candidates(wanted: Path, limit: int = 100_000) -> Iterator[Path]:

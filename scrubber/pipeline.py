@@ -18,8 +18,7 @@ import numpy as np
 from scrubber.consent import Roster, encode_face
 from scrubber.detect import registry as detectors
 from scrubber.detection import Box, Detection, Kind, clip, grow, iou, merge_overlapping, only, shift
-from scrubber.errors import DetectorFailed, ImageUnreadable, OutputExists, SaveFailed
-from scrubber import outputs
+from scrubber.errors import DetectorFailed, ImageUnreadable
 from scrubber.imageio import Frame, OutputFormat, decode_own, encode, load, metadata_problems, shrink
 from scrubber.phi import registry as identifiers
 from scrubber.phi.registry import AnalyzerSettings
@@ -43,6 +42,7 @@ class Result:
     error: str | None = None  # one sentence when the file could not be processed
     notes: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
+    data: bytes | None = field(default=None, repr=False, compare=False)  # the verified safe copy
 
     @property
     def processed(self) -> bool:
@@ -244,20 +244,21 @@ class Scrubber:
 
     # ------------------------------------------------------------ one file
 
-    def process(self, path: str | Path, out: Path | None = None, out_format: OutputFormat | None = None,
-                overwrite: bool = False, display: str | None = None) -> Result:
-        """Scan ``path``; write the verified safe copy to ``out`` when it is shareable. ``display``
-        is the name results and errors carry (the screened form of a file name)."""
+    def process(self, path: str | Path, out_format: OutputFormat | None = None,
+                display: str | None = None) -> Result:
+        """Scan ``path``. A shareable result carries the verified safe copy's bytes in ``data``
+        (``out_format``, or the source's format); writing them is the caller's
+        (``outputs.deliver``). ``display`` is the name results and errors carry (the screened
+        form of a file name)."""
         name = display or str(path)
         try:
-            return self._process(Path(path), name, out, out_format, overwrite)
+            return self._process(Path(path), name, out_format)
         except Exception as err:  # one file's failure is that file's blocked result, never the run's
             log.warning("%s: %s: %s", name, type(err).__name__, err)
             return Result(name, Status.BLOCKED, ("internal-error",),
                           error=f"{name}: could not be processed ({type(err).__name__})")
 
-    def _process(self, path: Path, name: str, out: Path | None, out_format: OutputFormat | None,
-                 overwrite: bool) -> Result:
+    def _process(self, path: Path, name: str, out_format: OutputFormat | None) -> Result:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         try:
@@ -317,26 +318,12 @@ class Scrubber:
             if residual:
                 return self._done(name, _blocked(verdict, residual), detections, base, timings, t0)
 
-        output = None
-        if out is not None:
-            t = time.perf_counter()
-            try:
-                outputs.write(data, out, overwrite=overwrite)
-                if Path(out).read_bytes() != data:  # the bytes whose metadata was checked above
-                    raise SaveFailed(f"{out}: read-back check failed")
-            except (OutputExists, SaveFailed) as err:
-                return self._done(name, verdict, detections, base, timings, t0, error=str(err))
-            except OSError as err:
-                return self._done(name, verdict, detections, base, timings, t0,
-                                  error=f"{out}: cannot write ({err.strerror or err})")
-            output = str(out)
-            timings["write"] = time.perf_counter() - t
-        return self._done(name, verdict, detections, base, timings, t0, output=output)
+        return self._done(name, verdict, detections, base, timings, t0, data=data)
 
     @staticmethod
-    def _done(name, verdict: Verdict, detections, base, timings, t0, output=None, error=None) -> Result:
+    def _done(name, verdict: Verdict, detections, base, timings, t0, data=None) -> Result:
         timings["total"] = time.perf_counter() - t0
-        return Result(name, verdict.status, verdict.reasons, tuple(detections), output=output, error=error,
+        return Result(name, verdict.status, verdict.reasons, tuple(detections), data=data,
                       timings={k: round(v, 4) for k, v in timings.items()}, **base)
 
 

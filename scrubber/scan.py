@@ -3,32 +3,26 @@
 Files are found recursively (or not), extensions matched in any case; the file type is
 then decided by decoding (``imageio.load`` refuses a mismatch). Outputs mirror the input's
 relative paths under the output folder; two inputs that would land on one output name
-keep their original extension in the name instead of overwriting each other. Workers are
-separate processes (``spawn``), each building its ``Scrubber`` once.
+keep their original extension in the name instead of overwriting each other. Files are
+scanned by ``scrubber.workers`` (a pool of processes, each with a per-file time limit) or,
+with ``--cluster``, by ``scrubber.cluster`` on Dask workers; both take the same jobs.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from scrubber.imageio import FORMAT_EXTENSIONS, IMAGE_EXTENSIONS, OutputFormat
-from scrubber.pipeline import Result, Scrubber
-from scrubber.policy import Policy, Status
+from scrubber.pipeline import Result
+from scrubber.policy import Policy
+from scrubber.workers import Job, Pool, WorkerFailed, stopped
 
 if TYPE_CHECKING:
     from scrubber.names import NameScreen
-
-
-@dataclass(frozen=True)
-class Job:
-    source: Path
-    relative: str  # the screened, escaped relative path: what reports and the progress line show
-    target: Path
 
 
 def discover(folder: Path, recursive: bool, exclude: Path | None = None) -> tuple[list[Path], int]:
@@ -56,8 +50,10 @@ def discover(folder: Path, recursive: bool, exclude: Path | None = None) -> tupl
     return sorted(images), skipped
 
 
-def plan(folder: Path, files: list[Path], out: Path, screen: "NameScreen | None" = None) -> list[Job]:
-    """One job per file: its display name and where its safe copy goes. Outputs mirror the
+def plan(folder: Path, files: list[Path], out: Path, screen: "NameScreen | None" = None,
+         overwrite: bool = False) -> list[Job]:
+    """One job per file: its display name (the screened, escaped relative path reports and the
+    progress line show) and where its safe copy goes, as absolute paths. Outputs mirror the
     input's relative paths, with names that hold identifiers replaced (``scrubber.names``).
     Two inputs never share an output, even on a case-insensitive share: ``photo.png`` and
     ``photo.bmp`` give ``photo.png`` and ``photo_bmp.png``; a file never lands where a mirrored
@@ -87,7 +83,8 @@ def plan(folder: Path, files: list[Path], out: Path, screen: "NameScreen | None"
                                   (rel.with_name(f"{tagged}-{i}{ext}") for i in itertools.count(1)))
         target = next(o for o in options if str(o).casefold() not in taken and str(o).casefold() not in folders)
         taken.add(str(target).casefold())
-        jobs.append(Job(path, safe.display, out / target))
+        jobs.append(Job(str(path.absolute()), out=str((out / target).absolute()), display=safe.display,
+                        overwrite=overwrite))
     return jobs
 
 
@@ -106,56 +103,20 @@ def check_folders(folder: Path, out: Path) -> str | None:
     return None
 
 
-_worker: Scrubber | None = None
-
-
-def _init_worker(policy: Policy, single_thread: bool = True) -> None:
-    """Build the worker's models once. With several workers each stays on one thread:
-    processes, not threads, share the cores (Tesseract with OpenMP threads was 7x slower)."""
-    global _worker
-    os.environ["OMP_THREAD_LIMIT"] = "1"
-    if single_thread:
-        import cv2
-
-        cv2.setNumThreads(1)
-    _worker = Scrubber(policy)
-
-
-def _run(job: Job, overwrite: bool) -> Result:
-    assert _worker is not None, "worker not initialised"
-    return _worker.process(job.source, out=job.target, overwrite=overwrite, display=job.relative)
-
-
-def run(jobs: list[Job], policy: Policy, workers: int, overwrite: bool,
-        on_result: Callable[[Result], None] = lambda r: None) -> list[Result]:
-    """Process ``jobs``; results come back in job order. Ctrl-C cancels what has not started."""
+def run(jobs: list[Job], policy: Policy, workers: int, timeout_s: float,
+        on_result: Callable[[Result], None] = lambda r: None, memory_mb: float = 0.0) -> list[Result]:
+    """Process ``jobs`` in a ``workers.Pool``; results come back in job order, ``on_result``
+    sees each as it finishes. Ctrl-C kills the workers and drops what has not started."""
     results: dict[int, Result] = {}
-    if workers <= 1:
-        _init_worker(policy, single_thread=False)
-        for i, job in enumerate(jobs):
-            results[i] = _run(job, overwrite)
-            on_result(results[i])
-        return [results[i] for i in range(len(jobs))]
-
-    import multiprocessing
-
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(policy,)) as pool:
-        pending: dict[Future, int] = {pool.submit(_run, job, overwrite): i for i, job in enumerate(jobs)}
-        try:
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    i = pending.pop(fut)
-                    try:
-                        results[i] = fut.result()
-                    except Exception as err:  # a crashed worker: that file is blocked, the run goes on
-                        results[i] = Result(jobs[i].relative, Status.BLOCKED, ("worker-crashed",),
-                                            error=f"{jobs[i].relative}: worker failed ({type(err).__name__}: {err})")
-                    on_result(results[i])
-        except BaseException:
-            for fut in pending:
-                fut.cancel()
-            raise
+    with Pool(policy, min(workers, len(jobs)) or 1, timeout_s, memory_mb) as pool:
+        pending: dict[Future, int] = {pool.submit(job): i for i, job in enumerate(jobs)}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                i = pending.pop(fut)
+                try:
+                    results[i] = fut.result()
+                except WorkerFailed as err:  # a lost worker's replacement could not start
+                    results[i] = stopped(jobs[i], "worker-failed", str(err))
+                on_result(results[i])
     return [results[i] for i in range(len(jobs))]

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from scrubber.outputs import deliver
 from scrubber.imageio import load
 from scrubber.policy import Status
 from tests.conftest import ROOT, SAMPLES
@@ -57,7 +58,7 @@ def test_faces_leak_until_scrubber_blurs_them(judge, scrubber, tmp_path):
     big = [f for f in _truth("group_photo.jpg")["faces"] if f[3] - f[1] >= 100]
     for box in big:
         assert judge.face_found(px, px, box) == {"detected": True, "same_person": True, "unchanged": True}
-    r = scrubber.process(src, out=tmp_path / "safe.jpg")
+    r = deliver(scrubber.process(src), tmp_path / "safe.jpg")
     assert r.status is Status.REDACTED
     out = leaks._pixels(tmp_path / "safe.jpg")
     for box in big:

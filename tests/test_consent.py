@@ -15,6 +15,7 @@ import skimage.data
 from PIL import Image
 from typer.testing import CliRunner
 
+from scrubber.outputs import deliver
 from scrubber.cli import app
 from scrubber.consent import Roster
 from scrubber.pipeline import Scrubber
@@ -75,7 +76,7 @@ def test_consenting_face_stays_visible_and_every_other_face_is_obscured(tmp_path
     roster = tmp_path / "roster.json"
     assert _add(roster, "Grace Hopper", photos["hopper"], expires="2099-12-31").exit_code == 0
     out = tmp_path / "safe.jpg"
-    result = Scrubber(Policy(roster=str(roster))).process(SAMPLES / "group_photo.jpg", out=out)
+    result = deliver(Scrubber(Policy(roster=str(roster))).process(SAMPLES / "group_photo.jpg"), out)
     assert result.status is Status.REDACTED
     assert "keep:face:consented" in result.reasons and "blur:face" in result.reasons
     kept = _hopper_face(result)

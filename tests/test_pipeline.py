@@ -10,6 +10,7 @@ from unittest import mock
 import numpy as np
 import pytest
 
+from scrubber.outputs import deliver
 from scrubber.errors import DetectorFailed
 from scrubber.imageio import metadata_problems
 from scrubber.policy import Policy, Status
@@ -24,7 +25,7 @@ def test_wristband_is_redacted_and_written_without_metadata(scrubber, tmp_path):
     src = SAMPLES / "wristband.jpg"
     before = _sha(src)
     out = tmp_path / "safe.jpg"
-    r = scrubber.process(src, out=out)
+    r = deliver(scrubber.process(src), out)
     assert r.status is Status.REDACTED
     assert {"fill:barcode:Code 128", "fill:identifier:NAME", "fill:identifier:DATE", "fill:identifier:MRN"} <= set(
         r.reasons)
@@ -41,7 +42,7 @@ def test_banner_with_allowlisted_phone_is_clean(scrubber):
 
 
 def test_hidden_name_under_transparency_is_found(scrubber, tmp_path):
-    r = scrubber.process(SAMPLES / "transparent_name.png", out=tmp_path / "t.png")
+    r = deliver(scrubber.process(SAMPLES / "transparent_name.png"), tmp_path / "t.png")
     assert r.status is Status.REDACTED and "fill:identifier:NAME" in r.reasons
     assert "hidden-pixels-scanned" in r.notes
     from PIL import Image
@@ -53,7 +54,7 @@ def test_hidden_name_under_transparency_is_found(scrubber, tmp_path):
 def test_a_failing_detector_blocks_the_image(scrubber, tmp_path):
     det = next(d for d in scrubber.detectors if d.name == "faces-yunet")
     with mock.patch.object(det, "detect", side_effect=DetectorFailed("YuNet exploded")):
-        r = scrubber.process(SAMPLES / "banner_clean_text.jpg", out=tmp_path / "x.jpg")
+        r = deliver(scrubber.process(SAMPLES / "banner_clean_text.jpg"), tmp_path / "x.jpg")
     assert r.status is Status.BLOCKED and "detector-error:faces-yunet" in r.reasons
     assert not (tmp_path / "x.jpg").exists()
 
@@ -75,7 +76,7 @@ def test_a_failing_recognizer_blocks_the_image(scrubber):
 def test_verification_blocks_when_redaction_left_something(scrubber, tmp_path):
     """A redactor that paints nothing: the re-check on the output must catch it."""
     with mock.patch("scrubber.pipeline.apply", side_effect=lambda px, regions, fill, blur: px.copy()):
-        r = scrubber.process(SAMPLES / "wristband.jpg", out=tmp_path / "leak.jpg")
+        r = deliver(scrubber.process(SAMPLES / "wristband.jpg"), tmp_path / "leak.jpg")
     assert r.status is Status.BLOCKED
     assert any(reason.startswith("verify:residual:") for reason in r.reasons)
     assert not (tmp_path / "leak.jpg").exists()
@@ -87,7 +88,7 @@ def test_verification_proves_every_fill_is_solid(scrubber, tmp_path):
 
     grey = Fill((128, 128, 128))
     with mock.patch.object(scrubber.fill, "apply", side_effect=grey.apply):
-        r = scrubber.process(SAMPLES / "wristband.jpg", out=tmp_path / "grey.jpg")
+        r = deliver(scrubber.process(SAMPLES / "wristband.jpg"), tmp_path / "grey.jpg")
     assert r.status is Status.BLOCKED
     assert any(reason.startswith("verify:residual:unfilled:") for reason in r.reasons)
     assert not (tmp_path / "grey.jpg").exists()
@@ -106,7 +107,7 @@ def test_verification_re_detects_a_face_the_blur_did_not_destroy(scrubber, tmp_p
         return out
 
     with mock.patch.object(scrubber.blur, "apply", side_effect=light):
-        r = scrubber.process(SAMPLES / "group_photo.jpg", out=tmp_path / "weak.jpg")
+        r = deliver(scrubber.process(SAMPLES / "group_photo.jpg"), tmp_path / "weak.jpg")
     assert r.status is Status.BLOCKED and "verify:residual:face" in r.reasons
     assert not (tmp_path / "weak.jpg").exists()
 
@@ -131,7 +132,7 @@ def test_verification_checks_a_face_lying_sideways_turned_too(scrubber, tmp_path
     found = scrubber.process(tmp_path / "lying.png")
     assert any(d.kind.value == "face" and d.evidence[:1] in (("rot90",), ("rot270",)) for d in found.detections)
     with mock.patch.object(scrubber.blur, "apply", side_effect=light):
-        r = scrubber.process(tmp_path / "lying.png", out=tmp_path / "weak.png")
+        r = deliver(scrubber.process(tmp_path / "lying.png"), tmp_path / "weak.png")
     assert r.status is Status.BLOCKED and "verify:residual:face" in r.reasons
 
 
@@ -180,7 +181,7 @@ def test_a_fill_beside_its_identifier_is_caught_by_the_re_read(strict, tmp_path)
 
     with mock.patch("scrubber.pipeline._unfilled", return_value=[]), \
             mock.patch.object(strict.fill, "apply", side_effect=beside):
-        r = strict.process(SAMPLES / "banner_clean_text.jpg", out=tmp_path / "beside.jpg")
+        r = deliver(strict.process(SAMPLES / "banner_clean_text.jpg"), tmp_path / "beside.jpg")
     assert r.status is Status.BLOCKED and "verify:residual:identifier:PHONE" in r.reasons, r.reasons
 
 
@@ -197,7 +198,7 @@ def test_animated_gif_is_scanned_frame_by_frame_and_blocked(scrubber, tmp_path):
     src = Image.open(SAMPLES / "wristband.jpg").convert("RGB").resize((800, 550))
     blank = Image.new("RGB", src.size, "white")
     blank.save(tmp_path / "a.gif", save_all=True, append_images=[src], duration=200)
-    r = scrubber.process(tmp_path / "a.gif", out=tmp_path / "a.png")
+    r = deliver(scrubber.process(tmp_path / "a.gif"), tmp_path / "a.png")
     assert r.status is Status.BLOCKED and "multi-frame:2" in r.reasons
     assert any(d.label == "MRN" for d in r.detections)  # the second frame was read too
     assert not (tmp_path / "a.png").exists()
@@ -206,7 +207,7 @@ def test_animated_gif_is_scanned_frame_by_frame_and_blocked(scrubber, tmp_path):
 def test_existing_output_is_not_overwritten(scrubber, tmp_path):
     out = tmp_path / "safe.jpg"
     out.write_bytes(b"keep me")
-    r = scrubber.process(SAMPLES / "banner_clean_text.jpg", out=out)
+    r = deliver(scrubber.process(SAMPLES / "banner_clean_text.jpg"), out)
     assert r.error and "already exists" in r.error
     assert out.read_bytes() == b"keep me"
 

@@ -47,7 +47,7 @@ def test_discover_excludes_the_output_folder(tmp_path):
 def test_plan_mirrors_paths_converts_formats_and_avoids_collisions(tmp_path):
     files = [tmp_path / "sub" / "p.heic", tmp_path / "p.png", tmp_path / "p.bmp", tmp_path / "q.tiff"]
     jobs = plan(tmp_path, files, tmp_path / "out")
-    targets = [j.target.relative_to(tmp_path / "out").as_posix() for j in jobs]
+    targets = [Path(j.out).relative_to(tmp_path / "out").as_posix() for j in jobs]
     assert targets == ["sub/p.jpg", "p.png", "p_bmp.png", "q.png"]
 
 
