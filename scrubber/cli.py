@@ -7,6 +7,7 @@ with its exit code; anything else prints ``scrubber: internal error: ...`` and e
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -224,28 +225,31 @@ def scan(
     files, skipped = batch.discover(folder, recursive)
     jobs = batch.plan(folder, files, out, NameScreen.for_policy(policy), overwrite=overwrite)
     console = Console(stderr=True)
-    out.mkdir(parents=True, exist_ok=True)
-    if cluster:
-        from scrubber import cluster as dask_cluster
-
-        def execute(on_result):
-            return dask_cluster.run(jobs, policy, cluster, workers, timeout, on_result)
-    else:
-        def execute(on_result):
-            return batch.run(jobs, policy, workers or os.cpu_count() or 1, timeout, on_result)
-
     start = time.perf_counter()
-    with Progress(TextColumn("[bold]scanning"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  TextColumn("{task.description}"), console=console, transient=False) as progress:
-        task = progress.add_task("", total=len(jobs))
+    with contextlib.ExitStack() as stack:
+        if cluster:
+            from scrubber.cluster import Cluster
 
-        def advance(result) -> None:
-            progress.update(task, advance=1, description=escape(f"{result.path}: {result.status.value}"))
-            if result.error:
-                progress.console.print(f"scrubber: error: {result.error}", markup=False, highlight=False,
-                                       soft_wrap=True)
+            connected = stack.enter_context(Cluster(cluster, workers))  # unreachable: one line, exit 2
 
-        results = execute(advance) if jobs else []
+            def execute(on_result):
+                return connected.run(jobs, policy, timeout, on_result)
+        else:
+            def execute(on_result):
+                return batch.run(jobs, policy, workers or os.cpu_count() or 1, timeout, on_result)
+
+        out.mkdir(parents=True, exist_ok=True)
+        with Progress(TextColumn("[bold]scanning"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                      TextColumn("{task.description}"), console=console, transient=False) as progress:
+            task = progress.add_task("", total=len(jobs))
+
+            def advance(result) -> None:
+                progress.update(task, advance=1, description=escape(f"{result.path}: {result.status.value}"))
+                if result.error:
+                    progress.console.print(f"scrubber: error: {result.error}", markup=False, highlight=False,
+                                           soft_wrap=True)
+
+            results = execute(advance) if jobs else []
     summary = summarize(results, time.perf_counter() - start, skipped)
     json_path, _ = write_reports(results, summary, out, overwrite=True)
     _print_summary(summary, json_path)

@@ -97,12 +97,13 @@ def chunk_size(files: int, threads: int, most: int = 32) -> int:
     return max(1, min(most, files // max(1, 8 * threads)))
 
 
-class _Cluster:
-    """A client of the cluster ``address`` names (see the module docstring)."""
+class Cluster:
+    """A client of the cluster ``address`` names (see the module docstring); connecting is
+    done here, so an unreachable scheduler stops a scan before it starts."""
 
-    def __init__(self, address: str, workers: int, connect_s: float):
+    def __init__(self, address: str, workers: int = 0, connect_s: float = 15.0):
         _distributed()
-        self.cluster = None
+        self.address, self.cluster = address, None
         kind, _, count = address.partition(":")
         try:
             if kind == "local":
@@ -124,47 +125,47 @@ class _Cluster:
     def threads(self) -> int:
         return sum(w.get("nthreads", 1) for w in self.client.scheduler_info()["workers"].values())
 
+    def run(self, jobs: list[Job], policy: Policy, timeout_s: float,
+            on_result: Callable[[Result], None] = lambda r: None, memory_mb: float = 0.0) -> list[Result]:
+        """Process ``jobs`` on the cluster; results in job order, ``on_result`` as chunks finish."""
+        jobs = [replace(job, same_ok=True) for job in jobs]
+        results: dict[int, Result] = {}
+        futures = {}
+        try:
+            self.client.register_plugin(ScrubberPlugin(policy, timeout_s, memory_mb), name=PLUGIN)
+            size = chunk_size(len(jobs), self.threads())
+            scan_id = uuid.uuid4().hex[:8]
+            for start in range(0, len(jobs), size):
+                indexes = range(start, min(start + size, len(jobs)))
+                future = self.client.submit(scan_chunk, [jobs[i] for i in indexes], pure=False,
+                                            key=f"scrubber-{scan_id}-{start}")
+                futures[future] = indexes
+            for future in distributed.as_completed(list(futures)):
+                indexes = futures.pop(future)
+                try:
+                    chunk = future.result()
+                except WorkerFailed:  # a worker whose models cannot run: as a local pool that cannot start
+                    raise
+                except distributed.KilledWorker:
+                    chunk = [stopped(jobs[i], "worker-crashed", "the cluster lost every worker that ran it")
+                             for i in indexes]
+                except Exception as err:  # the task itself failed: its files are blocked, the scan goes on
+                    chunk = [stopped(jobs[i], "worker-crashed", f"{type(err).__name__}: {err}") for i in indexes]
+                for i, result in zip(indexes, chunk):
+                    results[i] = result
+                    on_result(result)
+        finally:
+            for future in futures:
+                future.cancel()
+        return [results[i] for i in range(len(jobs))]
+
     def close(self) -> None:
         for part in (getattr(self, "client", None), self.cluster):
             if part is not None:
                 part.close()
 
+    def __enter__(self) -> "Cluster":
+        return self
 
-def run(jobs: list[Job], policy: Policy, address: str, workers: int, timeout_s: float,
-        on_result: Callable[[Result], None] = lambda r: None, memory_mb: float = 0.0,
-        connect_s: float = 15.0) -> list[Result]:
-    """Process ``jobs`` on the cluster; results in job order, ``on_result`` as chunks finish."""
-    _distributed()
-    jobs = [replace(job, same_ok=True) for job in jobs]
-    cluster = _Cluster(address, workers, connect_s)
-    results: dict[int, Result] = {}
-    futures = {}
-    try:
-        client = cluster.client
-        client.register_plugin(ScrubberPlugin(policy, timeout_s, memory_mb), name=PLUGIN)
-        size = chunk_size(len(jobs), cluster.threads())
-        scan_id = uuid.uuid4().hex[:8]
-        for start in range(0, len(jobs), size):
-            indexes = range(start, min(start + size, len(jobs)))
-            future = client.submit(scan_chunk, [jobs[i] for i in indexes], key=f"scrubber-{scan_id}-{start}",
-                                   pure=False)
-            futures[future] = indexes
-        for future in distributed.as_completed(list(futures)):
-            indexes = futures.pop(future)
-            try:
-                chunk = future.result()
-            except WorkerFailed:  # a worker whose models cannot run: as a local pool that cannot start
-                raise
-            except distributed.KilledWorker:
-                chunk = [stopped(jobs[i], "worker-crashed", "the cluster lost every worker that ran it")
-                         for i in indexes]
-            except Exception as err:  # the task itself failed: its files are blocked, the scan goes on
-                chunk = [stopped(jobs[i], "worker-crashed", f"{type(err).__name__}: {err}") for i in indexes]
-            for i, result in zip(indexes, chunk):
-                results[i] = result
-                on_result(result)
-    finally:
-        for future in futures:
-            future.cancel()
-        cluster.close()
-    return [results[i] for i in range(len(jobs))]
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -42,7 +42,7 @@ from scrubber.names import NameScreen
 from scrubber.pipeline import Result
 from scrubber.policy import Policy, Status
 from scrubber.state import inside
-from scrubber.workers import ScanProcess
+from scrubber.workers import Job, Pool
 
 COOKIE = "scrubber_token"
 REVIEWER = "scrubber_reviewer"
@@ -183,29 +183,29 @@ def _jpeg(pixels: np.ndarray, max_side: int) -> bytes:
 
 
 class Checker:
-    """Scans in one worker process with a time limit (shared by requests, one at a time)."""
+    """Scans in a one-worker ``workers.Pool`` with a time limit (requests take turns)."""
 
     def __init__(self, policy: Policy, timeout_s: float):
         self.policy, self.timeout_s = policy, timeout_s
-        self._worker = None
+        self._pool: Pool | None = None
         self._lock = threading.Lock()
 
-    def start(self) -> None:
+    def start(self) -> Pool:
         """Start the worker now (its self test refuses to start a server that cannot scan)."""
         with self._lock:
-            if self._worker is None:
-                self._worker = ScanProcess(self.policy, self.timeout_s)
+            if self._pool is None:
+                self._pool = Pool(self.policy, 1, self.timeout_s)
+            return self._pool
 
     def scan(self, source: Path, out: Path | None, fmt: OutputFormat | None = None, display: str | None = None,
              review: bool = False) -> Result:
-        with self._lock:
-            if self._worker is None:
-                self._worker = ScanProcess(self.policy, self.timeout_s)
-            return self._worker.scan(source, out, fmt or (OutputFormat.JPEG if out else None), display, review)
+        fmt = fmt or (OutputFormat.JPEG if out else None)
+        job = Job(str(source), str(out) if out else None, fmt.value if fmt else None, display, review)
+        return self.start().submit(job).result()
 
     def close(self) -> None:
-        if self._worker is not None:
-            self._worker.close()
+        if self._pool is not None:
+            self._pool.close()
 
 
 class UploadLimit:

@@ -53,7 +53,7 @@ from scrubber.imageio import FORMAT_EXTENSIONS, IMAGE_EXTENSIONS, OutputFormat, 
 from scrubber.names import NameScreen, escape
 from scrubber.policy import Policy
 from scrubber.state import State, inside
-from scrubber.workers import ScanProcess
+from scrubber.workers import Job, Pool
 
 log = logging.getLogger("scrubber.watch")
 
@@ -187,7 +187,7 @@ class Watcher:
         self._passed: dict[str, str] = {}  # relpath -> why it is left alone (logged once)
         self._stop = threading.Event()
         self._publish_lock = threading.Lock()
-        self._workers: list[ScanProcess] = []
+        self.pool: Pool | None = None  # the scan workers, while ``run`` runs
 
     def close(self) -> None:
         self.lock.release()
@@ -296,7 +296,7 @@ class Watcher:
             self.emit(f"{safe.display}: changed while it was being claimed; waiting for it to hold still")
         return row
 
-    def handle(self, row_id: int, scanner: ScanProcess) -> bool:
+    def handle(self, row_id: int) -> bool:
         """Carry one claimed file towards 'done' from whatever stage it reached:
         claimed -> scanned (result in the database, safe copy in HOLD/.scrubber/out)
         -> written (published to READY, or held in review/rejected; original copied) -> done
@@ -332,7 +332,7 @@ class Watcher:
                 return False  # written to since it was claimed: wait until it holds still
             sha = sha256_file(claim_path)
             self.state.update(row_id, sha256=sha, scanned_stat=_stat_key(st))
-            self._scan(row_id, rel, claim_path, sha, scanner)
+            self._scan(row_id, rel, claim_path, sha)
             stage = "scanned"
         sha, scanned = self.state.execute("SELECT sha256, scanned_stat FROM files WHERE id = ?", (row_id,))[0]
         if _stat_key(os.lstat(claim_path)) != scanned:
@@ -380,7 +380,7 @@ class Watcher:
     def _tmp_output(self, row_id: int, ext: str) -> Path:
         return self.s.hold / ".scrubber" / "out" / f"{row_id}{_output_format(ext).extension}"
 
-    def _scan(self, row_id, rel, claim_path, sha, scanner) -> None:
+    def _scan(self, row_id, rel, claim_path, sha) -> None:
         from scrubber.report import result_record
 
         with self._publish_lock:  # the duplicate check and the reservation are one step
@@ -400,7 +400,8 @@ class Watcher:
             tmp = self._tmp_output(row_id, claim_path.suffix)
             outputs.make_dirs(tmp.parent, private=True)
             tmp.unlink(missing_ok=True)
-            record = result_record(scanner.scan(claim_path, tmp, _output_format(claim_path.suffix), display=rel))
+            job = Job(str(claim_path), str(tmp), _output_format(claim_path.suffix).value, display=rel)
+            record = result_record(self.pool.submit(job).result())
         shareable = record["verdict"] in ("clean", "redacted") and bool(record.get("output"))
         unreadable = bool(record.get("error")) and not shareable and (record.get("reasons") or [""])[0] in (
             "not-an-image", "unreadable", "too-large")
@@ -482,15 +483,12 @@ class Watcher:
         done = [0]
         failures: dict[int, int] = {}  # row -> failed attempts (three, then left for the operator)
         try:
-            self._workers = [ScanProcess(self.policy, self.s.timeout_s, self.s.memory_mb)
-                             for _ in range(max(1, self.s.workers))]
+            self.pool = Pool(self.policy, self.s.workers, self.s.timeout_s, self.s.memory_mb)
         except BaseException:
-            for w in self._workers:
-                w.close()
             self.close()
             raise
 
-        def work(scanner: ScanProcess) -> None:
+        def work() -> None:
             while True:
                 item = jobs.get()
                 if item is None:
@@ -499,7 +497,7 @@ class Watcher:
                 try:
                     if row is None:
                         row = self.claim(*item)
-                    if row is not None and self.handle(row, scanner):
+                    if row is not None and self.handle(row):
                         done[0] += 1
                 except Exception as err:  # one bad file never stops the watcher
                     if row is not None:
@@ -519,7 +517,7 @@ class Watcher:
                     self.emit(f"file #{r}: still unfinished after 3 attempts; left for the operator")
             return [r for r in rows if failures.get(r, 0) < 3]
 
-        threads = [threading.Thread(target=work, args=(w,), daemon=True) for w in self._workers]
+        threads = [threading.Thread(target=work, daemon=True) for _ in range(max(1, self.s.workers))]
         for t in threads:
             t.start()
         try:
@@ -544,8 +542,7 @@ class Watcher:
                 jobs.put(None)
             for t in threads:
                 t.join()
-            for w in self._workers:
-                w.close()
+            self.pool.close()
             self.state.set_meta("last_stop", str(time.time()))
             self.close()
         return done[0]

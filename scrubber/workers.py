@@ -179,10 +179,6 @@ class ScanProcess:
             self.kill()
             raise WorkerFailed(f"scan worker cannot run: {message[1]}")
 
-    def scan(self, source: Path, out: Path | None, fmt: OutputFormat | None, display: str | None = None,
-             review: bool = False) -> Result:
-        return self.run(Job(str(source), str(out) if out else None, fmt.value if fmt else None, display, review))
-
     def run(self, job: Job) -> Result:
         """Scan ``job`` within the time and memory limits (see the module docstring)."""
         started = time.monotonic()

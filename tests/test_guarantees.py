@@ -483,12 +483,12 @@ def test_13_a_multi_frame_bomb_is_refused_from_its_headers(tmp_path):
 
 
 def test_13_a_worker_over_its_memory_limit_is_killed_and_the_file_blocked(tmp_path):
-    from scrubber.workers import ScanProcess
+    from scrubber.workers import Job, ScanProcess
 
     (tmp_path / "a.png").write_bytes(_png(9, (2000, 1500)))
     worker = ScanProcess(Policy.from_dict(LIGHT), timeout_s=60, memory_mb=1)
     try:
-        result = worker.scan(tmp_path / "a.png", None, None, display="a.png")
+        result = worker.run(Job(str(tmp_path / "a.png"), display="a.png"))
     finally:
         worker.close()
     assert result.status.value == "blocked" and result.reasons == ("memory-limit",)

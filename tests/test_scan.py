@@ -81,6 +81,36 @@ def test_every_sample_gets_its_expected_verdict(scanned, truth):
         assert img["output"] is None
 
 
+def test_a_local_dask_cluster_gives_the_same_verdicts_and_bytes(scanned, tmp_path):
+    out = tmp_path / "cluster"
+    r = runner.invoke(app, ["scan", str(SAMPLES), "--out", str(out), "--cluster", "local:2",
+                            "--policy", str(CLINIC_POLICY)])
+    assert r.exit_code == 0, r.output
+    report = json.loads((out / "report.json").read_text())
+    assert [(i["path"], i["verdict"], i["reasons"]) for i in report["images"]] == \
+        [(i["path"], i["verdict"], i["reasons"]) for i in scanned["report"]["images"]]
+    local = sorted(p.relative_to(scanned["out"]) for p in scanned["out"].rglob("*") if p.is_file())
+    assert sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file()) == local
+    for rel in local:
+        if not rel.name.startswith("report."):
+            assert (out / rel).read_bytes() == (scanned["out"] / rel).read_bytes(), rel
+
+
+def test_a_file_over_the_time_limit_is_blocked_and_the_scan_goes_on(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    big = np.random.default_rng(0).integers(0, 255, (6000, 8000, 3), dtype=np.uint8)
+    Image.fromarray(big).save(src / "a-slow.png", compress_level=1)  # 48 MP of noise: many seconds anywhere
+    Image.new("RGB", (64, 48), "white").save(src / "b-quick.png")
+    r = runner.invoke(app, ["scan", str(src), "--out", str(tmp_path / "out"), "--workers", "1", "--timeout", "3"])
+    report = {i["path"]: i for i in json.loads((tmp_path / "out" / "report.json").read_text())["images"]}
+    assert report["a-slow.png"]["verdict"] == "blocked" and report["a-slow.png"]["reasons"] == ["timeout"]
+    assert "took longer than 3 s" in report["a-slow.png"]["error"]
+    assert report["b-quick.png"]["verdict"] == "clean" and report["b-quick.png"]["output"]
+    assert r.exit_code == 4  # a file that could not be scanned counts as not processed
+    assert not (tmp_path / "out" / "a-slow.png").exists()
+
+
 def test_originals_are_untouched(scanned):
     for p in SAMPLES.iterdir():
         if p.is_file() and p.name in scanned["hashes"]:
