@@ -179,7 +179,7 @@ def test_a_fill_beside_its_identifier_is_caught_by_the_re_read(strict, tmp_path)
         moved = tuple(replace(r, box=Box(r.box.x1, r.box.y0, 2 * r.box.x1 - r.box.x0, r.box.y1)) for r in regions)
         return real(pixels, moved, copy)
 
-    with mock.patch("scrubber.pipeline._unfilled", return_value=[]), \
+    with mock.patch("scrubber.verify._unfilled", return_value=[]), \
             mock.patch.object(strict.fill, "apply", side_effect=beside):
         r = deliver(strict.process(SAMPLES / "banner_clean_text.jpg"), tmp_path / "beside.jpg")
     assert r.status is Status.BLOCKED and "verify:residual:identifier:PHONE" in r.reasons, r.reasons

@@ -29,6 +29,9 @@ class BarcodeSettings:
 class Barcodes:
     name = "barcodes"
     version = "zxing-cpp/2"
+    kinds = frozenset({Kind.BARCODE})
+    needs_context = False
+    rereads = False
 
     def __init__(self, settings: BarcodeSettings | None = None):
         self.settings = settings or BarcodeSettings()

@@ -43,6 +43,9 @@ class DlibSettings:
 class DlibFaces:
     name = "faces-dlib"
     version = "dlib-hog/20"
+    kinds = frozenset({Kind.FACE})
+    needs_context = False
+    rereads = False
 
     def __init__(self, settings: DlibSettings | None = None):
         self.settings = settings or DlibSettings()

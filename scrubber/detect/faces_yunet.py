@@ -154,6 +154,9 @@ def _tiles(img: np.ndarray, side: int, overlap: int):
 class YuNetFaces:
     name = "faces-yunet"
     version = "libfacedetection-yunet/2023-onnx"
+    kinds = frozenset({Kind.FACE})
+    needs_context = False
+    rereads = False
 
     def __init__(self, settings: YuNetSettings | None = None):
         self.settings = settings or YuNetSettings()

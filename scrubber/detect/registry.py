@@ -7,20 +7,34 @@ from __future__ import annotations
 import importlib
 from typing import Protocol
 
-from scrubber.detection import Detection
+from scrubber.detection import Detection, Kind
 from scrubber.errors import UnknownDetector
 from scrubber.imageio import Frame
 from scrubber.registry import pick
 
 
 class Detector(Protocol):
-    """``detect(frame)``; a detector with ``needs_context = True`` is called after the others as
-    ``detect(frame, found)`` with their detections (surfaces are built from text and barcodes)."""
+    """What every detector declares, and how the pipeline calls it.
+
+    * ``kinds``: every ``Kind`` its ``detect`` may return; the re-check of a safe copy runs a
+      detector only where one of its kinds was redacted.
+    * ``needs_context``: called after the others as ``detect(frame, found)`` with their
+      detections (surfaces are built from text and barcodes); otherwise ``detect(frame)``.
+    * ``rereads``: it has ``reread(frame, quads) -> tuple[Detection, ...]``, which reads the
+      given quadrilaterals of a safe copy again (the re-check's question: is any of the text
+      a fill touched still readable?).
+    """
 
     name: str
     version: str
+    kinds: frozenset[Kind]
+    needs_context: bool
+    rereads: bool
 
     def detect(self, frame: Frame) -> tuple[Detection, ...]: ...
+
+
+_DECLARED = ("name", "version", "kinds", "needs_context", "rereads")
 
 
 # name -> "module:Class" (imported on first use)
@@ -29,14 +43,19 @@ DETECTORS: dict[str, str] = {
     "faces-dlib": "scrubber.detect.faces_dlib:DlibFaces",
     "text-ocr": "scrubber.detect.text_ocr:TesseractText",
     "barcodes": "scrubber.detect.barcodes:Barcodes",
-    "surfaces": "scrubber.detect.surfaces:Surfaces",  # needs_context: runs on the others' detections
+    "surfaces": "scrubber.detect.surfaces:Surfaces",
 }
 
 
 def get(names: tuple[str, ...] | list[str]) -> list[type]:
-    """Classes for ``names``, in order; unknown or repeated names stop the run here."""
+    """Classes for ``names``, in order; unknown or repeated names stop the run here, and so
+    does a class that does not declare all of ``Detector``'s attributes."""
     classes = []
     for spec in pick(names, DETECTORS, UnknownDetector, "detector"):
-        module, cls = spec.split(":")
-        classes.append(getattr(importlib.import_module(module), cls))
+        module, name = spec.split(":")
+        cls = getattr(importlib.import_module(module), name)
+        missing = [a for a in _DECLARED if not hasattr(cls, a)]
+        if missing or not isinstance(cls.kinds, frozenset) or (cls.rereads and not hasattr(cls, "reread")):
+            raise TypeError(f"{spec} does not declare the Detector protocol ({', '.join(missing) or 'kinds/reread'})")
+        classes.append(cls)
     return classes

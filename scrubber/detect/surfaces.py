@@ -136,6 +136,8 @@ class Surfaces:
     name = "surfaces"
     version = "geometry/1"
     needs_context = True  # runs after the other detectors, on their text and barcode detections
+    kinds = frozenset({Kind.SCREEN, Kind.DOCUMENT, Kind.WHITEBOARD, Kind.WRISTBAND})
+    rereads = False
 
     def __init__(self, settings: SurfaceSettings | None = None):
         self.settings = settings or SurfaceSettings()

@@ -147,6 +147,9 @@ def _flip(quad: np.ndarray) -> np.ndarray:
 class TesseractText:
     name = "text-ocr"
     version = "tesseract5+ppocr-det/1"
+    kinds = frozenset({Kind.TEXT})
+    needs_context = False
+    rereads = True  # reread(frame, quads): the lines verify asks about, read again
 
     def __init__(self, settings: TextSettings | None = None):
         self.settings = settings or TextSettings()
