@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/time_pipeline.py 5
 	$(BIN)/python bench/surfaces.py
 	$(BIN)/python bench/consent_eval.py
+	$(BIN)/python bench/cluster_scan.py
 
 # Installs the peers, then runs the whole benchmark with them side by side (bench/RESULTS.md).
 bench-peers: $(STAMP) $(PEERS_STAMP)

@@ -32,6 +32,17 @@ from scrubber.workers import Job, Pool, WorkerFailed, stopped
 
 PLUGIN = "scrubber"
 
+# A scan's tasks last seconds, not milliseconds: Dask's defaults for fast tasks (a 20 ms event
+# loop tick, a stack profiler every 10 ms, memory polled ten times a second) cost the CPU the
+# scans need. These apply to a local cluster and to this client; for remote workers the
+# README gives the same settings as a Dask config file.
+SETTINGS = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.memory.monitor-interval": "1s",
+}
+
 
 try:
     import distributed
@@ -105,7 +116,10 @@ class Cluster:
         _distributed()
         self.address, self.cluster = address, None
         kind, _, count = address.partition(":")
+        import dask
+
         try:
+            dask.config.set(SETTINGS)  # read when each server starts (a nanny hands them to its worker)
             if kind == "local":
                 n = int(count) if count else workers or os.cpu_count() or 1
                 if n < 1:

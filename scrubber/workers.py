@@ -158,6 +158,9 @@ class ScanProcess:
         env = os.environ | {"OMP_THREAD_LIMIT": "1",
                             "PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH"))
                                                           if p)}
+        # a Dask nanny sets this for its workers; inherited, glibc hands memory back after
+        # every large free, and a 12-MP scan spends a tenth longer in the kernel
+        env.pop("MALLOC_TRIM_THRESHOLD_", None)
         try:
             self._proc = subprocess.Popen(
                 [sys.executable, "-c", "import sys; from scrubber.workers import _child; "
