@@ -50,10 +50,9 @@ except ImportError:  # an optional extra: ``--cluster`` says how to install it
     distributed = None
 
 
-def _distributed():
+def _require_dask() -> None:
     if distributed is None:
         raise ClusterUnreachable("--cluster needs Dask: pip install 'scrubber[cluster]'")
-    return distributed
 
 
 class ScrubberPlugin(distributed.WorkerPlugin if distributed else object):
@@ -113,8 +112,8 @@ class Cluster:
     done here, so an unreachable scheduler stops a scan before it starts."""
 
     def __init__(self, address: str, workers: int = 0, connect_s: float = 15.0):
-        _distributed()
-        self.address, self.cluster = address, None
+        _require_dask()
+        self.cluster = None
         kind, _, count = address.partition(":")
         import dask
 

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import os
 import threading
-from pathlib import Path
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from scrubber.errors import OutputExists, SaveFailed
+from scrubber.errors import OutputExists, SaveFailed, ScrubberError
 
 if TYPE_CHECKING:
     from scrubber.pipeline import Result
@@ -97,9 +97,9 @@ def write(data: bytes, dest: Path, *, overwrite: bool = False, private: bool = F
 def _holds(path: Path, data: bytes) -> bool:
     from scrubber.imageio import read_limited
 
-    try:
-        return path.is_file() and not path.is_symlink() and read_limited(path, len(data), follow_symlinks=False) == data
-    except Exception:  # unreadable, longer than data, not a regular file: not ours
+    try:  # read_limited refuses links and anything but a regular file
+        return read_limited(path, len(data), follow_symlinks=False) == data
+    except (ScrubberError, OSError):  # missing, unreadable, longer than data, not a regular file: not ours
         return False
 
 
