@@ -117,6 +117,8 @@ class Cluster:
         kind, _, count = address.partition(":")
         import dask
 
+        # Dask's loggers keep their own level (INFO); the scan's console shows what the CLI's does
+        logging.getLogger("distributed").setLevel(logging.getLogger().getEffectiveLevel())
         try:
             dask.config.set(SETTINGS)  # read when each server starts (a nanny hands them to its worker)
             if kind == "local":
