@@ -235,9 +235,7 @@ def _to_rgb(img: Image.Image, notes: list[str]) -> tuple[np.ndarray, np.ndarray 
     mode = img.mode
     if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         notes.append(f"high-bit-depth:{mode}")
-        arr = np.asarray(img, dtype=np.float64)
-        hi = arr.max() if arr.size else 0
-        arr = (arr / (65535.0 if hi > 255 else 255.0) * 255.0).clip(0, 255).astype(np.uint8)
+        arr = _levels(np.asarray(img, dtype=np.float64))
         return np.ascontiguousarray(np.stack([arr] * 3, axis=-1)), None
     if mode == "CMYK":
         notes.append("cmyk")
@@ -260,6 +258,21 @@ def _to_rgb(img: Image.Image, notes: list[str]) -> tuple[np.ndarray, np.ndarray 
         notes.append(f"mode:{img.mode}")
         img = img.convert("RGB")
     return np.asarray(img), None
+
+
+def _levels(arr: np.ndarray) -> np.ndarray:
+    """Map the values the image really holds onto 0-255, as a viewer's auto-levels shows them.
+    12-bit data in a 16-bit file (most medical images) or a float image in 0-1, divided by the
+    type's full range, came out at 1-16 grey levels: judged blank while its text stayed legible
+    to anyone who stretched it. Non-finite values count as the lowest."""
+    finite = np.isfinite(arr)
+    if not finite.any():
+        return np.zeros(arr.shape, np.uint8)
+    lo, hi = float(arr[finite].min()), float(arr[finite].max())
+    arr = np.where(finite, arr, lo)
+    if hi <= lo:
+        return np.zeros(arr.shape, np.uint8)
+    return ((arr - lo) * (255.0 / (hi - lo))).round().clip(0, 255).astype(np.uint8)
 
 
 # EXIF orientation -> the transform that shows the picture upright, as ImageOps.exif_transpose
@@ -295,6 +308,28 @@ def _decode_jpeg(data: bytes, img: Image.Image) -> np.ndarray | None:
     if rgb.shape[:2] != (img.height, img.width):
         return None
     return rgb
+
+
+def _decode_png48(data: bytes, img: Image.Image, notes: list[str]) -> tuple[np.ndarray, ...] | None:
+    """A 16-bit-per-channel colour PNG, which Pillow cuts to its high bytes (12-bit data comes
+    out at 0-15): decoded at full depth by OpenCV and levelled. (what shows, raw colour under
+    transparency when there is any), else None for every other file."""
+    if img.format != "PNG" or data[24:25] != b"\x10" or data[25:26] not in (b"\x02", b"\x06"):
+        return None
+    import cv2
+
+    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if arr is None or arr.ndim != 3 or arr.dtype != np.uint16:
+        raise ValueError("16-bit colour PNG could not be decoded")
+    notes.append("high-bit-depth:RGB;16")
+    rgb = _levels(arr[:, :, 2::-1].astype(np.float64))
+    if arr.shape[2] == 4:
+        alpha = arr[:, :, 3:4].astype(np.float32) / 65535.0
+        if alpha.min() < 1.0:
+            notes.append("alpha-flattened")
+            shown = (rgb.astype(np.float32) * alpha + 255.0 * (1.0 - alpha)).round().astype(np.uint8)
+            return np.ascontiguousarray(shown), np.ascontiguousarray(rgb)
+    return (np.ascontiguousarray(rgb),)
 
 
 def decode_own(data: bytes) -> np.ndarray:
@@ -399,6 +434,11 @@ def load(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS, max_byte
                     raise ImageUnreadable(f"{path}: {n_frames} frames exceeds the {MAX_FRAMES}-frame limit")
                 if n_frames > 1:
                     _check_frame_budget(img, n_frames, path, max_pixels, max_total_pixels)
+                deep = _decode_png48(data, img, notes)
+                if deep is not None:
+                    frames.append(Frame(deep[0]))
+                    hidden.extend(Frame(raw) for raw in deep[1:])
+                    n_frames = 0
                 fast = _decode_jpeg(data, img) if n_frames == 1 else None
                 if fast is not None:
                     orientation = img.getexif().get(0x0112, 1)

@@ -11,7 +11,9 @@ text beside a barcode and rotated text, and at 12 MP it is slow. Here
    (``OMP_THREAD_LIMIT=1``; parallelism comes from worker processes), made to a Tesseract
    process that stays open for the worker's life (``scrubber.detect.tesseract``);
 4. lines read poorly are read again turned 180 degrees (vertical lines at 270 as well as
-   90 degrees), and both readings are kept;
+   90 degrees), and both readings are kept; lines read poorly both ways are read mirrored
+   (both ways up) as well; letters the detector found one by one down a column are joined
+   into one vertical line first;
 5. each word's box is mapped back through the inverse warp to full-resolution pixels.
 
 Lines the detector is sure of but Tesseract cannot read come back as ``text`` detections
@@ -27,6 +29,7 @@ import numpy as np
 
 from scrubber.detect.tesseract import Tesseract
 from scrubber.detect.textlines import LineDetector, LineSettings
+from scrubber.detect.textlines import _clockwise as _clockwise_quad
 from scrubber.detection import Box, Detection, Kind
 from scrubber.errors import ModelMissing
 from scrubber.imageio import Frame
@@ -125,14 +128,17 @@ def _inside(quad: np.ndarray, outer: np.ndarray) -> bool:
     return cv2.pointPolygonTest(outer.astype(np.float32).reshape(-1, 1, 2), (float(cx), float(cy)), False) >= 0
 
 
-def _light_ink(crop: np.ndarray, pad: int, step: int = 30) -> bool:
+def _light_ink(crop: np.ndarray, pad: int) -> bool:
     """Is the text lighter than its background (white on a dark screen, white on yellow)?
     The ink is what the text rows hold and the margins above and below do not: a dark
     object beside the line (a wall past the poster's edge) fills the margins too, so it
-    cannot pass for ink, as it did when the median alone decided."""
+    cannot pass for ink, as it did when the median alone decided. A step of 30 levels, or a
+    third of the line's range when that is less (grey 200 on 220 is a 20-level line)."""
     core, margin = crop[pad:-pad], np.concatenate([crop[:pad], crop[-pad:]])
     if not core.size or not margin.size:
         return bool(np.median(crop) < 128)
+    lo, hi = np.percentile(core, (1, 99))
+    step = min(30.0, max(4.0, (hi - lo) / 3))
     bg = float(np.median(margin))
     light = (core > bg + step).mean() - (margin > bg + step).mean()
     dark = (core < bg - step).mean() - (margin < bg - step).mean()
@@ -140,8 +146,49 @@ def _light_ink(crop: np.ndarray, pad: int, step: int = 30) -> bool:
 
 
 def _flip(quad: np.ndarray) -> np.ndarray:
+    """The same line read turned 180 degrees."""
     p0, p1, p2, p3 = quad
     return np.stack([p2, p3, p0, p1])
+
+
+def _mirror(quad: np.ndarray) -> np.ndarray:
+    """The same line read in a mirror (a selfie camera, a reflection in glass): the warp then
+    maps the text's right end to the crop's left, so mirrored type comes out readable."""
+    p0, p1, p2, p3 = quad
+    return np.stack([p1, p0, p3, p2])
+
+
+def _columns(lines: list["_Line"], least: int = 3) -> list["_Line"]:
+    """Type running top to bottom, which the line detector (trained on horizontal lines) breaks
+    into one box per letter or two: ``least`` or more small boxes stacked in a column, each
+    about as wide as the others and close below the last, become one vertical line."""
+    boxes = []
+    for i, line in enumerate(lines):
+        xs, ys = line.quad[:, 0], line.quad[:, 1]
+        x0, x1, y0, y1 = float(xs.min()), float(xs.max()), float(ys.min()), float(ys.max())
+        if y1 - y0 <= 2.5 * (x1 - x0):  # a letter, a short word turned, or a piece of a column
+            boxes.append((y0, y1, x0, x1, i))
+    boxes.sort()
+    used: set[int] = set()
+    out: list[_Line] = []
+    for start, (y0, y1, x0, x1, i) in enumerate(boxes):
+        if i in used:
+            continue
+        chain, bottom, left, right = [i], y1, x0, x1
+        for b0, b1, c0, c1, j in boxes[start + 1:]:
+            width = right - left
+            if j in used or b0 > bottom + 1.2 * width:
+                continue
+            overlap = min(right, c1) - max(left, c0)
+            if overlap >= 0.6 * min(width, c1 - c0) and 0.5 * width <= c1 - c0 <= 2.0 * width and b0 >= bottom - 0.5 * width:
+                chain.append(j)
+                bottom, left, right = max(bottom, b1), min(left, c0), max(right, c1)
+        if len(chain) < least or bottom - y0 < 3 * (right - left):
+            continue
+        used.update(chain)
+        rect = np.float32([[left, y0], [right, y0], [right, bottom], [left, bottom]])
+        out.append(_Line(_order(rect), min(lines[k].score for k in chain), small=any(lines[k].small for k in chain)))
+    return out
 
 
 class TesseractText:
@@ -177,7 +224,45 @@ class TesseractText:
             # the small lines found inside it replace it
             lines = [ln for i, ln in enumerate(lines)
                      if not (i in blocks and any(_inside(f.quad, ln.quad) for f in small))] + small
-        return lines
+        lines = lines + _columns(lines)
+        return lines + self._find_vertical_lines(frame, lines)
+
+    def _find_vertical_lines(self, frame: Frame, found: list[_Line]) -> list[_Line]:
+        """Type running top to bottom (a spine, a label stuck on sideways, a rotated screenshot)
+        that the found lines leave unexplained: columns of ink at the coarse size, each cut out,
+        turned 90 degrees and given to the line detector, whose lines are mapped back."""
+        import cv2
+
+        s = self.settings
+        gray, back = frame.gray(s.det_side)
+        grad = cv2.morphologyEx(gray, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+        _, binary = cv2.threshold(grad, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
+        # letters and the spaces between words closed along the column
+        binary = cv2.morphologyEx(binary, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, 17)))
+        covered = np.zeros(gray.shape, np.uint8)
+        for line in found:
+            cv2.fillPoly(covered, [np.round(line.quad / back).astype(np.int32)], 1)
+        count, _, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(binary, 8, cv2.CV_32S, cv2.CCL_BBDT)
+        columns = []
+        for x, y, bw, bh, area in stats[1:count]:
+            if 6 <= bw <= 64 and bh >= 3 * bw and area >= s.word_fill * bw * bh:
+                if covered[y : y + bh, x : x + bw].mean() < 0.5:
+                    columns.append((int(area), x, y, bw, bh))
+        out: list[_Line] = []
+        full = frame.pixels
+        for _, x, y, bw, bh in sorted(columns, reverse=True)[: s.fine_max_regions // 2]:
+            pad = bw
+            x0, y0 = max(0, int((x - pad) * back)), max(0, int((y - pad) * back))
+            x1, y1 = min(frame.width, int((x + bw + pad) * back)), min(frame.height, int((y + bh + pad) * back))
+            zoom = max(1.0, min(s.fine_zoom, s.tile / max(1, x1 - x0, y1 - y0)))
+            patch = cv2.resize(full[y0:y1, x0:x1], None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC)
+            turned = cv2.rotate(patch, cv2.ROTATE_90_COUNTERCLOCKWISE)  # the patch's top now on the left
+            pw = patch.shape[1]
+            for quad, score in self._det_boxes(turned):
+                # the turned patch's point (u, v) is the patch's (pw - 1 - v, u)
+                pts = np.stack([pw - 1 - quad[:, 1], quad[:, 0]], axis=1) / zoom + np.float32([x0, y0])
+                out.append(_Line(_order(_clockwise_quad(pts)), score))
+        return out
 
     def _find_small_lines(self, frame: Frame, coarse: list[_Line]) -> tuple[list[_Line], set[int]]:
         """Second level for small text: find word-shaped blobs (short, wide, dense) at
@@ -271,10 +356,11 @@ class TesseractText:
         background = int(np.median(crop))
         crop[:edge], crop[-edge:], crop[:, :edge], crop[:, -edge:] = background, background, background, background
         # stretch ink to black and background to white: the mosaic is binarised as a whole, and
-        # a low-contrast line (white on blue is grey on grey) on the white mosaic turned into
-        # one black bar, so a legible sign came back "unreadable"
+        # a low-contrast line (white on blue is grey on grey; grey 200 on 220) on the white
+        # mosaic turned into one black bar or vanished, so a legible line came back
+        # "unreadable" or was not read at all. A flat crop (under 8 levels) is left as it is.
         ink = float(np.percentile(crop, 2))
-        if background - ink >= 24:
+        if background - ink >= 8:
             crop = np.clip((crop.astype(np.float32) - ink) * (255.0 / (background - ink)), 0, 255).astype(np.uint8)
         line.matrix, line.crop = m, crop
 
@@ -348,6 +434,20 @@ class TesseractText:
                 if new.words:
                     lines.append(new)
                     keys.append((i, 1))
+            # a line read poorly both ways may be mirrored: read it mirrored too (both ways up)
+            best = {}
+            for key, line in zip(keys, lines):
+                best[key[0]] = max(best.get(key[0], 0.0), line.quality)
+            poor = [i for i in retry if best[i] < self.settings.retry_conf]
+            mirrored = [_Line(turn(_mirror(lines[i].quad)), lines[i].score, small=lines[i].small)
+                        for i in poor for turn in (lambda q: q, _flip)]
+            for line in mirrored:
+                self._cut(gray, line)
+            self._read(mirrored)
+            for n, new in enumerate(mirrored):
+                if new.words:
+                    lines.append(new)
+                    keys.append((poor[n // 2], 2 + n % 2))
         return self._detections(keys, lines)
 
     def reread(self, frame: Frame, quads: list[tuple[tuple[int, int], ...]]) -> tuple[Detection, ...]:
