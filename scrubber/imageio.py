@@ -270,8 +270,9 @@ def _levels(arr: np.ndarray) -> np.ndarray:
         return np.zeros(arr.shape, np.uint8)
     lo, hi = float(arr[finite].min()), float(arr[finite].max())
     arr = np.where(finite, arr, lo)
-    if hi <= lo:
-        return np.zeros(arr.shape, np.uint8)
+    if hi <= lo:  # one value all over: shown as its type's range places it
+        full = 65535.0 if hi > 255 else 255.0 if hi > 1 else 1.0
+        return np.full(arr.shape, round(255 * min(max(hi, 0.0), full) / full), np.uint8)
     return ((arr - lo) * (255.0 / (hi - lo))).round().clip(0, 255).astype(np.uint8)
 
 

@@ -7,6 +7,8 @@
   shipped census name lists (0.75), or neither is (0.3, needs context).
 * ``First Last``: both words in the lists (0.7); one (0.35, needs context such as a
   ``Patient`` header or ``Bed 7`` on the line above); neither (0.15).
+* ``DOE JANE`` / ``JANE DOE`` in capitals with no comma (wristbands, X-ray overlays, lists):
+  a first name and a surname from the lists, in either order (0.7).
 
 Name lists: the 1990 US Census first-name and surname files (public domain), top 2,300
 first names and 5,000 surnames, shipped in ``scrubber/phi/data``. Traps: title-case
@@ -54,6 +56,7 @@ class NameRecognizer(PatternRecognizer):
     _titled = re.compile(rf"\b(?:Dr|Mr|Mrs|Ms|Miss|Mx|Prof)\.?\s+((?:[A-Z]\.\s+)?{_WORD}(?:\s+{_WORD})?)")
     _last_first = re.compile(rf"\b({_WORD}|{_CAPS}),\s*({_WORD}|{_CAPS})(?:\s+[A-Z]\.?)?\b")
     _first_last = re.compile(rf"\b({_WORD})\s+((?:[A-Z]\.\s+)?)({_WORD})\b")
+    _caps_pair = re.compile(rf"(?<![A-Za-z,])({_CAPS})\s+({_CAPS})(?:\s+[A-Z]\.?)?(?![A-Za-z,])")
 
     def analyze(self, text: str) -> list[Match]:
         found: list[Match] = []
@@ -82,4 +85,12 @@ class NameRecognizer(PatternRecognizer):
                 continue
             hits = _is_first(first) + _is_last(last)
             add(m.start(1), m.end(3), {2: 0.7, 1: 0.35, 0: 0.15}[hits], f"first-last:{hits}")
+        for m in self._caps_pair.finditer(text):
+            a, b = m.group(1), m.group(2)
+            if _is_common(a) or _is_common(b):
+                continue
+            # capitals without a comma, as wristbands, X-ray overlays and lists print them:
+            # DOE JANE (last first) or JANE DOE; only a pair that the lists know both ways round
+            if (_is_last(a) and _is_first(b)) or (_is_first(a) and _is_last(b)):
+                add(m.start(1), m.end(2), 0.7, "caps-pair:2")
         return found
