@@ -37,6 +37,7 @@ class BarcodeSettings:
     bars_side: int = 1024  # the frame's size where rows of bars are looked for by their structure
     min_bars: int = 16  # dark bars across a patch for it to be a linear symbol
     coherence: float = 0.7  # how much one direction the edges in a patch of bars share
+    bars_crop: int = 800  # longest row of bars (pixels) a patch is cut out at to be checked
 
 
 def _cv(values: np.ndarray) -> float:
@@ -155,7 +156,7 @@ class Barcodes:
             pts = np.stack([xs + x, ys + y], axis=1).astype(np.float32)
             # the bars' direction: perpendicular to the mean edge direction in the patch
             a = 0.5 * np.degrees(np.arctan2(2 * jxy[ys + y, xs + x].sum(), (jxx - jyy)[ys + y, xs + x].sum()))
-            found = self._upright_bars(full, pts * back, a)
+            found = self._upright_bars(full, pts * back, back, a)
             if found is not None:
                 quad, decoded = found
                 xs_, ys_ = quad[:, 0], quad[:, 1]
@@ -167,8 +168,8 @@ class Barcodes:
                                      polygon=tuple((int(round(px)), int(round(py))) for px, py in quad)))
         return out
 
-    def _upright_bars(self, full: np.ndarray, pts: np.ndarray, gradient_deg: float):
-        """The patch ``pts`` (full-resolution points) cut out with its edges' direction
+    def _upright_bars(self, full: np.ndarray, pts: np.ndarray, back: float, gradient_deg: float):
+        """The patch ``pts`` (full-resolution points, each standing for ``back`` squared pixels) cut out with its edges' direction
         ``gradient_deg`` made horizontal (bars upright). (its quadrilateral, (format, text) or
         None) when it holds a row of bars, else None."""
         import cv2
@@ -179,13 +180,19 @@ class Barcodes:
         x0, y0 = turned.min(axis=0)
         x1, y1 = turned.max(axis=0)
         w, h = x1 - x0, y1 - y0
-        if w < 20 or h < 6:
+        # a row of bars is a solid patch no taller than it is long; a long edge or a frame's
+        # outline (the coherent band along a monitor's border) is neither
+        if w < 20 or h < 6 or h > 1.5 * w or len(pts) * back**2 < 0.45 * w * h:
             return None
         pad = 0.15 * w
         x0, x1, y0, y1 = x0 - pad, x1 + pad, y0 - 0.1 * h, y1 + 0.1 * h
         rot[:, 2] -= (x0, y0)
-        W, H = int(x1 - x0), int(y1 - y0)
-        if W * H > 4_000_000:
+        # cut out at most ``bars_crop`` pixels along the bars' row: a symbol of 100 modules
+        # keeps 8 pixels a module, and a close-up's crop costs no more than a small one's
+        k = min(1.0, self.settings.bars_crop / (x1 - x0))
+        rot *= k
+        W, H = int(k * (x1 - x0)), int(k * (y1 - y0))
+        if H < 6:
             return None
         crop = cv2.warpAffine(full, rot, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         # dark against the neighbourhood, not the whole crop: a label's edge or the wall beside
