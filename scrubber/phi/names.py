@@ -8,7 +8,9 @@
 * ``First Last``: both words in the lists (0.7); one (0.35, needs context such as a
   ``Patient`` header or ``Bed 7`` on the line above); neither (0.15).
 * ``DOE JANE`` / ``JANE DOE`` in capitals with no comma (wristbands, X-ray overlays, lists):
-  a first name and a surname from the lists, in either order (0.7).
+  a first name and a surname from the lists, in either order (0.7); one of them (0.35, needs
+  context); neither (0.1).
+* A name-shaped line too weak alone counts in a column of names (``phi.registry``).
 
 Name lists: the 1990 US Census first-name and surname files (public domain), top 2,300
 first names and 5,000 surnames, shipped in ``scrubber/phi/data``. Traps: title-case
@@ -90,7 +92,8 @@ class NameRecognizer(PatternRecognizer):
             if _is_common(a) or _is_common(b):
                 continue
             # capitals without a comma, as wristbands, X-ray overlays and lists print them:
-            # DOE JANE (last first) or JANE DOE; only a pair that the lists know both ways round
-            if (_is_last(a) and _is_first(b)) or (_is_first(a) and _is_last(b)):
-                add(m.start(1), m.end(2), 0.7, "caps-pair:2")
+            # DOE JANE (last first) or JANE DOE; a pair the lists know both ways round counts
+            # by itself, one with a single known word needs context (or a column of names)
+            hits = max(_is_last(a) + _is_first(b), _is_first(a) + _is_last(b))
+            add(m.start(1), m.end(2), {2: 0.7, 1: 0.35, 0: 0.1}[hits], f"caps-pair:{hits}")
         return found
