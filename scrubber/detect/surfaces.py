@@ -24,8 +24,8 @@ A screen showing nothing (dark, blank, screensaver) has no text block and is lef
 from __future__ import annotations
 
 import re
-
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -53,6 +53,7 @@ class _Block:
     heights: list[int]
     barcodes: list[Box]
     numeric: int = 0  # lines holding a number (or unreadable)
+    quads: list = field(default_factory=list)  # the lines' quadrilaterals, where the OCR gave one
 
     @property
     def box(self) -> Box:
@@ -63,9 +64,15 @@ class _Block:
         return float(np.median(self.heights)) if self.heights else 10.0
 
 
-def _lines(found: tuple[Detection, ...], readable: float = 0.5) -> list[tuple[Box, int, bool]]:
-    """(line box, type height, may hold a number): the height is the median word
-    height, which a tilted line's axis-aligned box would overstate. A line the OCR also read
+class _TextLine(NamedTuple):
+    box: Box
+    height: int  # type height (``_type_height``)
+    numeric: bool  # may hold a number
+    quad: tuple[tuple[int, int], ...] | None  # the OCR's quadrilateral around the line
+
+
+def _lines(found: tuple[Detection, ...], readable: float = 0.5) -> list[_TextLine]:
+    """Each line once, its box, type height, whether it may hold a number, and its quad. A line the OCR also read
     turned 180 degrees comes back twice (keys (i,) and (i, 1)); the reading with the higher
     word scores gives the line's box, so a three-line sign is not counted as six lines. The
     line may hold a number when either reading shows one: Tesseract reads upside-down text
@@ -84,9 +91,23 @@ def _lines(found: tuple[Detection, ...], readable: float = 0.5) -> list[tuple[Bo
         if other is None or np.mean([d.score for d in dets]) > np.mean([d.score for d in other]):
             best[key[0]] = dets
         number[key[0]] = number.get(key[0], False) or bool(_NUMBER.search(" ".join(d.text or "" for d in dets)))
-    return [(union(d.box for d in dets), max(1, int(np.median([d.box.height for d in dets]))),
-             number[i] or max(0.0 if "unreadable" in d.evidence else d.score for d in dets) < readable)
+    return [_TextLine(union(d.box for d in dets), _type_height(dets),
+                      number[i] or max(0.0 if "unreadable" in d.evidence else d.score for d in dets) < readable,
+                      next((d.polygon for d in dets if d.polygon), None))
             for i, dets in best.items() if not _graphic(dets, readable)]
+
+
+def _type_height(dets: list[Detection]) -> int:
+    """A line's type height: its quadrilateral's thickness (the OCR's quads run along the
+    text), or the median word height when the line has no quad. A line at 70 degrees has an
+    upright box as tall as the line is long, which would pass it for signage-sized type."""
+    heights = [d.box.height for d in dets]
+    quad = next((d.polygon for d in dets if d.polygon and len(d.polygon) == 4), None)
+    if quad is not None:
+        p0, p1, p2, p3 = (np.asarray(p, np.float32) for p in quad)
+        heights.append((np.linalg.norm(p3 - p0) + np.linalg.norm(p2 - p1)) / 2)
+        return max(1, int(min(np.median(heights[:-1]), heights[-1])))
+    return max(1, int(np.median(heights)))
 
 
 def _graphic(dets: list[Detection], readable: float) -> bool:
@@ -121,9 +142,16 @@ def _weak(found: tuple[Detection, ...], readable: float = 0.5) -> set[Box]:
 _NUMBER = re.compile(r"\d{3}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2}")
 
 
+def _upright(box: Box, height: int) -> bool:
+    """Does the line run up or down the picture (its box far taller than its type)?"""
+    return box.height > 2 * box.width and box.height > 3 * height
+
+
 def _linked(a: Box, ha: int, b: Box, hb: int, s: SurfaceSettings) -> bool:
     if max(ha, hb) / min(ha, hb) > s.height_ratio:
         return False
+    if _upright(a, ha) and _upright(b, hb):  # lines running down the picture: the same rules, turned
+        a, b = Box(a.y0, a.x0, a.y1, a.x1), Box(b.y0, b.x0, b.y1, b.x1)
     h = max(ha, hb)
     vgap = max(0, max(a.y0, b.y0) - min(a.y1, b.y1))
     hgap = max(0, max(a.x0, b.x0) - min(a.x1, b.x1))
@@ -145,8 +173,10 @@ class Surfaces:
     def _blocks(self, frame: Frame, found: tuple[Detection, ...]) -> list[_Block]:
         s = self.settings
         found_lines = _lines(found)
-        lines = list(dict.fromkeys((b, h) for b, h, _ in found_lines if h <= s.max_line_share * frame.height))
-        numeric = {b for b, _, digit in found_lines if digit}
+        lines = list(dict.fromkeys((ln.box, ln.height) for ln in found_lines
+                                   if ln.height <= s.max_line_share * frame.height))
+        numeric = {ln.box for ln in found_lines if ln.numeric}
+        quads = {ln.box: ln.quad for ln in found_lines if ln.quad}
         parent = list(range(len(lines)))
 
         def root(i: int) -> int:
@@ -162,7 +192,8 @@ class Surfaces:
         groups: dict[int, list[tuple[Box, int]]] = {}
         for i, line in enumerate(lines):
             groups.setdefault(root(i), []).append(line)
-        blocks = [_Block([b for b, _ in group], [h for _, h in group], [], sum(b in numeric for b, _ in group))
+        blocks = [_Block([b for b, _ in group], [h for _, h in group], [], sum(b in numeric for b, _ in group),
+                         [quads[b] for b, _ in group if b in quads])
                   for group in groups.values()]
         for det in found:
             if det.kind is not Kind.BARCODE:
@@ -191,13 +222,22 @@ class Surfaces:
         x1, y1 = max(x0 + 1, int(bb.x1 / back)), max(y0 + 1, int(bb.y1 / back))
         smooth = frame.memo(("median5", s.work_side), lambda: cv2.medianBlur(small, 5))
         mask = np.zeros((h + 2, w + 2), np.uint8)
-        # seeds: grid points inside the block whose colour is the block's dominant colour, the
-        # surface's background between and around the strokes of the text
+        # seeds: grid points inside the block's lines whose colour is their dominant colour, the
+        # surface's background between and around the strokes of the text. Inside the lines'
+        # quads, not the block's upright box: a label stuck on at 70 degrees leaves most of its
+        # upright box to the wall, whose colour would then be the one flooded
         x0, y0, x1, y1 = min(max(x0, 0), w - 1), min(max(y0, 0), h - 1), min(x1, w), min(y1, h)
-        patch = smooth[y0:y1, x0:x1].reshape(-1, 3).astype(int)
+        lined = np.zeros((h, w), bool)
+        lined[y0:y1, x0:x1] = True
+        if block.quads:
+            text = np.zeros((h, w), np.uint8)
+            cv2.fillPoly(text, [np.round(np.asarray(q, np.float32) / back).astype(np.int32) for q in block.quads], 1)
+            lined &= text.astype(bool)
+        patch = smooth[lined].astype(int) if lined.any() else smooth[y0:y1, x0:x1].reshape(-1, 3).astype(int)
         ground = np.median(patch, axis=0) if len(patch) else np.zeros(3)
         seeds = [(int(x), int(y)) for y in np.linspace(y0, y1 - 1, 9) for x in np.linspace(x0, x1 - 1, 9)
-                 if np.abs(smooth[int(y), int(x)].astype(int) - ground).max() <= s.flood_tolerance]
+                 if (lined[int(y), int(x)] or not lined.any())
+                 and np.abs(smooth[int(y), int(x)].astype(int) - ground).max() <= s.flood_tolerance]
         lo = up = (s.flood_tolerance,) * 3
         flags = 4 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (255 << 8)
         for x, y in seeds:

@@ -133,13 +133,21 @@ def _light_ink(crop: np.ndarray, pad: int) -> bool:
     The ink is what the text rows hold and the margins above and below do not: a dark
     object beside the line (a wall past the poster's edge) fills the margins too, so it
     cannot pass for ink, as it did when the median alone decided. A step of 30 levels, or a
-    third of the line's range when that is less (grey 200 on 220 is a 20-level line)."""
+    third of the line's range when that is less (grey 200 on 220 is a 20-level line).
+    First, though, the text rows are asked alone: ink is their minority, on one side of
+    their own median (the paper's level). Only when neither side stands out do the margins
+    decide: a plate, a label or a sticker cut out with the car, tube or wall around it has
+    margins half one surface, half the other, which made black type on a white plate pass
+    for white type."""
     core, margin = crop[pad:-pad], np.concatenate([crop[:pad], crop[-pad:]])
     if not core.size or not margin.size:
         return bool(np.median(crop) < 128)
     lo, hi = np.percentile(core, (1, 99))
     step = min(30.0, max(4.0, (hi - lo) / 3))
-    bg = float(np.median(margin))
+    bg, own = float(np.median(margin)), float(np.median(core))
+    above, below = (core > own + step).mean(), (core < own - step).mean()
+    if abs(above - below) >= 0.05:
+        return bool(above > below)
     light = (core > bg + step).mean() - (margin > bg + step).mean()
     dark = (core < bg - step).mean() - (margin < bg - step).mean()
     return bool(light > dark)

@@ -117,7 +117,7 @@ def test_a_line_read_twice_counts_once_and_unreadable_lines_may_hold_digits():
     )
     lines = _lines(found)
     assert len(lines) == 3
-    assert [numeric for _, _, numeric in lines] == [False, False, True]
+    assert [line.numeric for line in lines] == [False, False, True]
 
 
 def test_a_number_in_either_reading_of_a_line_counts():
@@ -130,7 +130,7 @@ def test_a_number_in_either_reading_of_a_line_counts():
 
     found = (word("MRN:", (0,), 0.13), word("20119524", (0,), 0.59),
              word("PCGOLTTOZ", (0, 1), 0.86), word("WEW", (0, 1), 0.86))
-    assert [numeric for _, _, numeric in _lines(found)] == [True]
+    assert [line.numeric for line in _lines(found)] == [True]
 
 
 def test_small_type_lines_without_a_real_word_are_weak():
@@ -155,7 +155,7 @@ def test_a_shape_read_as_punctuation_is_not_a_line():
     found = (Detection(Kind.TEXT, Box(10, 0, 60, 20), 0.92, "text-ocr", text="k=", line=(0,)),
              Detection(Kind.TEXT, Box(10, 40, 60, 60), 0.3, "text-ocr", text="~", line=(1,)),
              Detection(Kind.TEXT, Box(10, 80, 60, 100), 0.9, "text-ocr", text="Rm", line=(2,)))
-    assert [numeric for _, _, numeric in _lines(found)] == [True, False]
+    assert [line.numeric for line in _lines(found)] == [True, False]
 
 
 @pytest.mark.parametrize("text, numeric", [("Visiting hours 9-5", False), ("Huddle 8:00", False), ("Rm 301", True),
@@ -166,4 +166,4 @@ def test_a_number_is_three_digits_or_a_date(text, numeric):
 
     found = tuple(Detection(Kind.TEXT, Box(10 + 60 * i, 0, 60 + 60 * i, 20), 0.9, "text-ocr", text=w, line=(0,))
                   for i, w in enumerate(text.split()))
-    assert _lines(found)[0][2] is numeric
+    assert _lines(found)[0].numeric is numeric
