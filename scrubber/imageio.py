@@ -396,6 +396,12 @@ def read_limited(path: Path, max_bytes: int = DEFAULT_MAX_BYTES, follow_symlinks
         os.close(fd)
 
 
+def named_format(path: str | os.PathLike) -> str | None:
+    """The format a file's extension names (``.jpg``: JPEG), or None for another extension."""
+    suffix = Path(path).suffix.lower()
+    return next((f for f, exts in FORMAT_EXTENSIONS.items() if suffix in exts), None)
+
+
 def load(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS, max_bytes: int = DEFAULT_MAX_BYTES,
          max_total_pixels: int = DEFAULT_MAX_TOTAL_PIXELS) -> LoadedImage:
     """Decode ``path`` fully, or raise :class:`ImageUnreadable` with one sentence saying why.
@@ -420,17 +426,18 @@ def load(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS, max_byte
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
                 fmt = img.format or "unknown"
+                n_frames = getattr(img, "n_frames", 1)
+                if fmt == "MPO":  # a camera's JPEG with more pictures after it: the photo is the first
+                    fmt, n_frames = "JPEG", 1
+                    notes.append("mpo:first-picture-only")
                 if fmt not in FORMAT_EXTENSIONS:
                     raise ImageUnreadable(f"{path}: unsupported image format {fmt}")
-                if path.suffix.lower() not in FORMAT_EXTENSIONS[fmt]:
-                    raise ImageUnreadable(
-                        f"{path}: content is {fmt} but the extension is '{path.suffix or '(none)'}'"
-                    )
+                if path.suffix.lower() not in FORMAT_EXTENSIONS[fmt]:  # decoded by what it holds
+                    notes.append(f"content-{fmt.lower()}-named-{path.suffix.lower() or '(none)'}")
                 if img.width * img.height > max_pixels:
                     raise ImageTooLarge(
                         f"{path}: {img.width}x{img.height} exceeds the {max_pixels:,}-pixel limit"
                     )
-                n_frames = getattr(img, "n_frames", 1)
                 if n_frames > MAX_FRAMES:
                     raise ImageUnreadable(f"{path}: {n_frames} frames exceeds the {MAX_FRAMES}-frame limit")
                 if n_frames > 1:
@@ -440,7 +447,7 @@ def load(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS, max_byte
                     frames.append(Frame(deep[0]))
                     hidden.extend(Frame(raw) for raw in deep[1:])
                     n_frames = 0
-                fast = _decode_jpeg(data, img) if n_frames == 1 else None
+                fast = _decode_jpeg(data, img) if n_frames == 1 and img.format == "JPEG" else None
                 if fast is not None:
                     orientation = img.getexif().get(0x0112, 1)
                     if orientation in _ORIENT and orientation != 1:

@@ -19,7 +19,7 @@ from scrubber.consent import Roster, encode_face
 from scrubber.detect import registry as detectors
 from scrubber.detection import Detection, Kind, iou, only
 from scrubber.errors import DetectorFailed, ImageUnreadable
-from scrubber.imageio import Frame, OutputFormat, decode_own, encode, load, metadata_problems
+from scrubber.imageio import Frame, OutputFormat, decode_own, encode, load, metadata_problems, named_format
 from scrubber.phi import registry as identifiers
 from scrubber.phi.registry import AnalyzerSettings
 from scrubber.policy import CONSENTED, Policy, Status, Verdict, decide
@@ -189,7 +189,8 @@ class Scrubber:
         timings["redact"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        fmt = out_format or OutputFormat.for_source(image.format)
+        # a WebP named .jpg is written as the JPEG its name promises (load notes the mismatch)
+        fmt = out_format or OutputFormat.for_source(named_format(path) or image.format)
         data = encode(pixels, fmt, self.policy.jpeg_quality)
         timings["encode"] = time.perf_counter() - t
         problems = metadata_problems(data)

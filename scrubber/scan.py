@@ -16,7 +16,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from scrubber.imageio import FORMAT_EXTENSIONS, IMAGE_EXTENSIONS, OutputFormat
+from scrubber.imageio import IMAGE_EXTENSIONS, OutputFormat, named_format
 from scrubber.pipeline import Result
 from scrubber.policy import Policy
 from scrubber.workers import Job, Pool, WorkerFailed, stopped
@@ -66,8 +66,7 @@ def plan(folder: Path, files: list[Path], out: Path, screen: "NameScreen | None"
     for path in files:
         rel = path.relative_to(folder).as_posix()
         safe = screen.screen(rel)
-        fmt = next((f for f, exts in FORMAT_EXTENSIONS.items() if path.suffix.lower() in exts), "PNG")
-        ext = OutputFormat.for_source(fmt).extension
+        ext = OutputFormat.for_source(named_format(path) or "PNG").extension
         sha = None
         if safe.neutral_file:
             try:

@@ -49,7 +49,7 @@ from typing import Callable
 
 from scrubber import outputs
 from scrubber.errors import ScrubberError
-from scrubber.imageio import FORMAT_EXTENSIONS, IMAGE_EXTENSIONS, OutputFormat, fsync_dir, open_regular, sha256_file
+from scrubber.imageio import IMAGE_EXTENSIONS, OutputFormat, fsync_dir, named_format, open_regular, sha256_file
 from scrubber.names import NameScreen, escape
 from scrubber.policy import Policy
 from scrubber.state import State, inside
@@ -549,8 +549,7 @@ class Watcher:
 
 
 def _output_format(ext: str) -> OutputFormat:
-    fmt = next((f for f, exts in FORMAT_EXTENSIONS.items() if ext.lower() in exts), "PNG")
-    return OutputFormat.for_source(fmt)
+    return OutputFormat.for_source(named_format(f"x{ext}") or "PNG")
 
 
 def _unopenable(path: Path) -> str | None:

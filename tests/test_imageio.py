@@ -131,7 +131,6 @@ def test_decompression_bomb_is_refused(tmp_path):
         ("zero.jpg", b"", "empty file"),
         ("text.jpg", b"hello, I am not a picture", "not a recognised image"),
         ("trunc.jpg", None, "corrupt or truncated"),
-        ("wrong.png", "jpeg", "content is JPEG but the extension is '.png'"),
     ],
 )
 def test_bad_files_raise_one_clear_sentence(tmp_path, name, content, message):
@@ -272,3 +271,19 @@ def test_output_format_rules():
 
     assert OutputFormat.for_path(Path("x.JPEG")) is OutputFormat.JPEG
     assert OutputFormat.for_path(Path("x.gif")) is None
+
+
+def test_content_that_differs_from_the_extension_is_decoded_by_content_and_noted(tmp_path):
+    _photo().save(tmp_path / "wrong.png", "JPEG")
+    image = load(tmp_path / "wrong.png")
+    assert image.format == "JPEG" and "content-jpeg-named-.png" in image.notes
+
+
+def test_an_mpo_is_read_as_its_first_picture(tmp_path):
+    first, second = Image.linear_gradient("L").resize((64, 48)).convert("RGB"), Image.new("RGB", (64, 48), (0, 0, 255))
+    first.save(tmp_path / "camera.jpg", "MPO", save_all=True, append_images=[second])
+    with Image.open(tmp_path / "camera.jpg") as check:
+        assert check.format == "MPO" and check.n_frames == 2
+    image = load(tmp_path / "camera.jpg")
+    assert len(image.frames) == 1 and not image.hidden and "mpo:first-picture-only" in image.notes
+    assert np.abs(image.frames[0].pixels.astype(int) - np.asarray(first).astype(int)).mean() < 8

@@ -218,3 +218,14 @@ def test_decompression_bomb_limit_comes_from_the_policy(tmp_path):
     tiny = Scrubber(Policy(max_pixels=1_000_000, detectors=("barcodes",)))
     r = tiny.process(SAMPLES / "wristband.jpg")
     assert r.status is Status.BLOCKED and r.reasons == ("too-large",)
+
+
+def test_a_webp_named_jpg_is_scanned_and_written_as_the_jpeg_its_name_promises(scrubber, tmp_path):
+    from PIL import Image
+
+    from scrubber.policy import Status
+
+    Image.open(SAMPLES / "empty_room.jpg").save(tmp_path / "room.jpg", "WEBP")
+    result = scrubber.process(tmp_path / "room.jpg")
+    assert result.status is Status.CLEAN and result.format == "WEBP"
+    assert "content-webp-named-.jpg" in result.notes and result.data[:3] == b"\xff\xd8\xff"
