@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sample_images"))
+import hard_cases  # noqa: E402
 from make_samples import CLINIC_NAME, CLINIC_PHONE, Sheet, _background, _faces, _paste_face, _warp  # noqa: E402
 
 FIRST = ["Maria", "Thomas", "Linda", "James", "Sofia", "David", "Karen", "Robert", "Aisha", "Wei", "Olga", "Luis",
@@ -31,8 +32,8 @@ LAST = ["Garcia", "Nguyen", "Okafor", "Petersen", "Alvarez", "Chen", "Murphy", "
 STREETS = ["Oak St", "Birch Hollow Rd", "Maple Ave", "Harbor Dr", "Elm Ct", "Pine Ridge Ln", "Cedar Blvd"]
 HARMLESS = ["Hand hygiene saves lives", "Staff only", "Exit", "Quiet please", "Visiting hours 9-5",
             "Team huddle 8:00", "Flu shots here", "Welcome", "Wash your hands", "Pharmacy", "Radiology"]
-KINDS = ("people", "text", "screen", "board", "band", "mixed", "clean")
-COUNTS = {"people": 28, "text": 34, "screen": 18, "board": 10, "band": 14, "mixed": 20, "clean": 36}  # 160
+KINDS = ("people", "text", "screen", "board", "band", "mixed", "hard", "clean")
+COUNTS = {"people": 28, "text": 34, "screen": 18, "board": 10, "band": 14, "mixed": 20, "hard": 30, "clean": 36}  # 190
 
 
 def _identifier(rnd: random.Random) -> tuple[str, str, str]:
@@ -200,6 +201,30 @@ def clean_scene(rnd, img, truth, faces):
     truth["surfaces"].pop()  # harmless signage is not a PHI surface
 
 
+def hard_image(rnd) -> tuple[Image.Image, dict]:
+    """One of the kinds real photos leaked in (``sample_images/hard_cases.py``), drawn with
+    random angles, names, contrasts and plates: a label at any angle, a linear symbol at any
+    angle, a postal barcode, an upper-case name list (paper or X-ray overlay), a plate, a
+    low-contrast, mirrored or vertical line."""
+    name = lambda: f"{rnd.choice(LAST).upper()}{rnd.choice([', ', ' '])}{rnd.choice(FIRST).upper()}"  # noqa: E731
+    mrn = f"{rnd.randint(10**7, 10**8 - 1)}"
+    choice = rnd.choice(["label", "label", "code", "postal", "names", "plate", "line", "line"])
+    if choice == "label":
+        return hard_cases.patient_label(rnd.uniform(-90, 90), rnd.randint(18, 26), rnd.randint(0, 99), name(), mrn)
+    if choice == "code":
+        return hard_cases.barcode_alone(rnd.uniform(-90, 90), f"A{mrn}")
+    if choice == "postal":
+        return hard_cases.postal_envelope(rnd.uniform(-40, 40))
+    if choice == "names":
+        return hard_cases.name_list(tuple(name() for _ in range(rnd.randint(3, 6))), dark=rnd.random() < 0.5)
+    if choice == "plate":
+        letters = "".join(rnd.choice("ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(3))
+        text = rnd.choice([f"{rnd.randint(1, 9)}{letters}{rnd.randint(100, 999)}", f"{letters} {rnd.randint(1000, 9999)}"])
+        return hard_cases.plate(text, rnd.uniform(-12, 12))
+    ink, paper = rnd.choice([(0, 255), (200, 220), (106, 126), (64, 40), (230, 30)])
+    return hard_cases.line(ink, paper, rnd.choice(["plain", "mirrored", "down", "up"]))
+
+
 MAKERS = {"people": lambda rnd, img, truth, faces: _people(rnd, img, truth, faces),
           "text": text_scene, "screen": screen_scene, "board": board_scene, "band": band_scene,
           "mixed": mixed_scene, "clean": clean_scene}
@@ -253,11 +278,17 @@ def main(out: Path, n: int = 160, seed: int = 5150) -> None:
     plan = [kind for kind in KINDS for _ in range(round(COUNTS[kind] * n / sum(COUNTS.values())))]
     for i, kind in enumerate(plan):
         big = i % 8 == 3
-        img = _canvas(rnd, big, backgrounds)
+        img = None if kind == "hard" else _canvas(rnd, big, backgrounds)
+        if img is None:
+            img, drawn = hard_image(rnd)
+            img, big = img.convert("RGB"), False
         truth = {"file": f"{i:03d}_{kind}{'_12mp' if big else ''}.jpg", "kind": kind, "megapixels": round(
             img.width * img.height / 1e6, 1), "exif_orientation": 1, "faces": [], "identifiers": [], "barcodes": [],
                  "surfaces": [], "surface_kinds": [], "harmless": []}
-        MAKERS[kind](rnd, img, truth, faces)
+        if kind == "hard":
+            truth.update({k: v for k, v in drawn.items() if v})
+        else:
+            MAKERS[kind](rnd, img, truth, faces)
         _drop_hidden_faces(truth)
         if i % 10 == 7:
             truth["exif_orientation"] = rnd.choice([6, 8])

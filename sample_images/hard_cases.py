@@ -105,7 +105,8 @@ def line(ink: int = 0, paper: int = 255, how: str = "plain") -> tuple[Image.Imag
     for span in s.spans:
         span["label"] = next(labels)
     img, t = s.img, truth()
-    boxes = [span["box"] for span in s.spans]
+    boxes = [[int(np.floor(x0)), int(np.floor(y0)), int(np.ceil(x1)), int(np.ceil(y1))]
+             for x0, y0, x1, y1 in (span["box"] for span in s.spans)]
     w, h = img.size
     if how == "mirrored":
         img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
@@ -127,3 +128,24 @@ def deep(kind: str) -> tuple[np.ndarray, dict]:
     return (gray if kind == "float" else np.round(gray * 4095).astype(np.uint16)), t
 
 
+
+
+def screenshot(phone: bool = True) -> tuple[Image.Image, dict]:
+    """A patient-portal or EHR screenshot saved as it is (the whole picture is the screen):
+    an app bar, then rows of names with no label, each with a date of birth or a visit date."""
+    w, h = (1170, 2532) if phone else (1920, 1080)
+    s = Sheet(w, h, (246, 247, 250))
+    s.draw.rectangle((0, 0, w, 150), fill=(32, 86, 160))
+    s.text((40, 50), "My Care Team - Messages", 52, ink=(255, 255, 255))
+    rows = (("Okafor, Ngozi", "03/14/1961"), ("Marco Alvarez", "11/02/1978"), ("PETERSEN, LINDA", "07/22/1984"),
+            ("Chen Wei", "01/30/1990"))
+    for i, (who, when) in enumerate(rows):
+        y = 220 + i * 170
+        s.draw.rounded_rectangle((24, y - 20, w - 24, y + 130), 18, fill=(255, 255, 255))
+        s.text((60, y), f"[[{who}]]", 46, label="NAME", bold=True)
+        s.text((60, y + 64), "Visit [[" + when + "]]", 36, label="DATE", ink=(90, 90, 90))
+    t = truth()
+    t["identifiers"] = [{"text": sp["text"], "label": sp["label"],
+                         "box": [int(np.floor(v)) if k < 2 else int(np.ceil(v)) for k, v in enumerate(sp["box"])]}
+                        for sp in s.spans]
+    return s.img, t

@@ -188,3 +188,10 @@ def test_exif_mirrored_photo_text_is_read(scrubber, tmp_path):
     (tmp_path / "selfie.jpg").write_bytes(buf.getvalue())
     result = scrubber.process(tmp_path / "selfie.jpg")
     _assert_scrubbed(result, np.asarray(img.convert("RGB")), truth)
+
+
+@pytest.mark.parametrize("phone", [True, False])
+def test_a_portal_screenshot_with_unlabelled_names_is_not_clean(scrubber, tmp_path, phone):
+    img, truth = hard_cases.screenshot(phone)
+    original = np.asarray(img.convert("RGB"))
+    _assert_scrubbed(_scan(scrubber, tmp_path, img, "screenshot.png"), original, truth)
