@@ -149,3 +149,38 @@ def screenshot(phone: bool = True) -> tuple[Image.Image, dict]:
                          "box": [int(np.floor(v)) if k < 2 else int(np.ceil(v)) for k, v in enumerate(sp["box"])]}
                         for sp in s.spans]
     return s.img, t
+
+
+def curved_band(bend: float = 0.12, degrees: float = 25) -> tuple[Image.Image, dict]:
+    """A wristband round an arm: its print (name, DOB, MRN, a Code 128 of the MRN) bowed into
+    a parabola whose middle stands ``bend`` of the band's length above its ends, the band
+    turned ``degrees`` on the arm."""
+    import cv2
+
+    arm = (205, 160, 130)
+    s = Sheet(900, 150, (250, 250, 250))
+    s.text((20, 14), "[[KOWALSKI, ANNA]]", 30, label="NAME", bold=True)
+    s.text((20, 60), "DOB [[03/14/1961]]", 26, label="DATE")
+    s.text((20, 100), "MRN [[00482913]]", 26, label="MRN")
+    s.paste_barcode((480, 20), "00482913", "Code128", (380, 110))
+    h, w = s.img.height, s.img.width
+    pad = int(np.ceil(bend * w))
+    xs = np.arange(w, dtype=np.float32)
+    lift = bend * w * (1 - ((xs - w / 2) / (w / 2)) ** 2)  # 0 at the ends, bend x w mid-band
+    map_x = np.tile(xs, (h + pad, 1))
+    map_y = np.arange(h + pad, dtype=np.float32)[:, None] - (pad - lift)[None, :]
+    bowed = Sheet(w, h + pad, arm)
+    bowed.img = Image.fromarray(cv2.remap(np.asarray(s.img), map_x, map_y, cv2.INTER_LINEAR,
+                                          borderMode=cv2.BORDER_CONSTANT, borderValue=arm))
+
+    def bow(box):  # a box's pixels after the remap: moved down by pad - lift over its columns
+        x0, y0, x1, y1 = box
+        moved = pad - lift[int(max(0, x0)) : int(min(w, x1))]
+        return [x0, y0 + float(moved.min()), x1, y1 + float(moved.max())]
+
+    bowed.spans = [{**span, "box": bow(span["box"])} for span in s.spans]
+    bowed.barcode = {"text": s.barcode["text"], "box": bow(s.barcode["box"])}
+    img, t = _background(1600, 1200, 8), truth()
+    ImageDraw.Draw(img).rounded_rectangle((200, 420, 1400, 860), 120, fill=arm)
+    _warp(img, bowed, turned_quad(800, 640, w, h + pad, degrees), t)
+    return img, t

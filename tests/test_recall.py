@@ -195,3 +195,10 @@ def test_a_portal_screenshot_with_unlabelled_names_is_not_clean(scrubber, tmp_pa
     img, truth = hard_cases.screenshot(phone)
     original = np.asarray(img.convert("RGB"))
     _assert_scrubbed(_scan(scrubber, tmp_path, img, "screenshot.png"), original, truth)
+
+
+@pytest.mark.parametrize("bend, degrees", [(0.08, 0), (0.12, 30)])
+def test_a_curved_wristband_round_an_arm_is_filled(scrubber, tmp_path, bend, degrees):
+    img, truth = hard_cases.curved_band(bend, degrees)
+    original = np.asarray(img.convert("RGB"))
+    _assert_scrubbed(_scan(scrubber, tmp_path, img), original, truth)
