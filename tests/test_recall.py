@@ -202,3 +202,11 @@ def test_a_curved_wristband_round_an_arm_is_filled(scrubber, tmp_path, bend, deg
     img, truth = hard_cases.curved_band(bend, degrees)
     original = np.asarray(img.convert("RGB"))
     _assert_scrubbed(_scan(scrubber, tmp_path, img), original, truth)
+
+
+@pytest.mark.skipif(not (REALSET / "manifest.json").is_file(), reason="../shared/realset is not beside the project")
+@pytest.mark.slow
+def test_a_photo_of_dense_type_is_read_not_a_detector_error(scrubber):
+    result = scrubber.process(REALSET / "scene_text" / "mmocr-demo-dense-text.jpg")
+    assert not [r for r in result.reasons if r.startswith("detector-error")], result.reasons
+    assert any(d.kind.value == "text" and d.text for d in result.detections)

@@ -213,7 +213,9 @@ class Tesseract:
         try:
             return pytesseract.image_to_data(gray, lang=self.lang, config=f"--psm {self.psm}",
                                              output_type=pytesseract.Output.DICT, timeout=self.timeout_s)
-        except RuntimeError as err:
+        except pytesseract.TesseractError as err:  # a RuntimeError too: Tesseract's own message
+            raise DetectorFailed(f"Tesseract failed: {err.message.strip() or f'exit status {err.status}'}") from err
+        except RuntimeError as err:  # pytesseract's timeout
             raise DetectorFailed(f"Tesseract timed out after {self.timeout_s:.0f} s") from err
         except Exception as err:
             raise DetectorFailed(f"Tesseract failed ({type(err).__name__}: {err})") from err

@@ -55,6 +55,9 @@ class TextSettings:
     retry_conf: float = 70.0  # lines whose mean confidence is below this are read again turned
     timeout_s: float = 60.0  # per Tesseract call; a timeout blocks the image
     max_mosaic_width: int = 4000
+    # Tesseract refuses a page over 32767 px ("Image too large"): a page of dense type (a
+    # flyer, a menu) makes more lines than one mosaic holds, so they are read in several
+    max_mosaic_height: int = 30000
 
 
 @dataclass
@@ -373,9 +376,19 @@ class TesseractText:
         line.matrix, line.crop = m, crop
 
     def _read(self, lines: list[_Line]) -> None:
-        """One Tesseract call for all ``lines``, stacked with white gaps; fills ``line.words``."""
-        if not lines:
-            return
+        """Tesseract reads ``lines`` stacked with white gaps into mosaics, as few as fit in
+        ``max_mosaic_height`` (one, for all but pages of dense type); fills ``line.words``."""
+        gap, most = self.settings.line_height, self.settings.max_mosaic_height
+        start, height = 0, gap
+        for end, line in enumerate(lines):
+            if height + line.crop.shape[0] + gap > most and end > start:
+                self._read_mosaic(lines[start:end])
+                start, height = end, gap
+            height += line.crop.shape[0] + gap
+        if start < len(lines):
+            self._read_mosaic(lines[start:])
+
+    def _read_mosaic(self, lines: list[_Line]) -> None:
         gap = self.settings.line_height
         width = max(line.crop.shape[1] for line in lines)
         height = sum(line.crop.shape[0] + gap for line in lines) + gap

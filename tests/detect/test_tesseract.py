@@ -179,3 +179,13 @@ exec "{tess_cmd}" "$@\"""")
         assert "00734519" in words and "WRONG" not in words
     finally:
         tess.close()
+
+
+def test_a_page_tesseract_refuses_says_why_not_timed_out(tess_cmd):
+    """Tesseract refuses a page over 32767 px; pytesseract raises that as a RuntimeError,
+    which is not a timeout."""
+    tess = Tesseract(tess_cmd)
+    with pytest.raises(DetectorFailed, match="Image too large") as info:
+        tess.data(np.full((33000, 40), 255, np.uint8))
+    assert "timed out" not in str(info.value)
+    tess.close()

@@ -85,3 +85,25 @@ def test_skewed_text_is_read(text_detector):
 
 def test_blank_picture_has_no_text(text_detector):
     assert text_detector.detect(Frame(np.full((600, 800, 3), 128, np.uint8))) == ()
+
+
+def test_more_lines_than_one_mosaic_holds_are_read_in_several():
+    """A page of dense type makes a mosaic taller than Tesseract takes: the lines go in
+    several mosaics, and every one is read."""
+    import cv2
+
+    from scrubber.detect.text_ocr import TesseractText, TextSettings, _Line
+
+    reader = TesseractText(TextSettings(max_mosaic_height=600))
+    pages = []
+    read = reader._tess.data
+    reader._tess.data = lambda mosaic: (pages.append(mosaic.shape), read(mosaic))[1]
+    lines = []
+    for i in range(12):
+        crop = np.full((60, 420), 255, np.uint8)
+        cv2.putText(crop, f"MRN {10482913 + i}", (10, 44), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 0, 2)
+        lines.append(_Line(np.float32([[0, 0], [420, 0], [420, 60], [0, 60]]), 1.0, crop=crop))
+    reader._read(lines)
+    reader._tess.close()
+    assert len(pages) > 1 and all(h <= 600 for h, _ in pages)
+    assert all(any(str(10482913 + i) in t for t, _, _ in line.words) for i, line in enumerate(lines))
