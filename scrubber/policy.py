@@ -61,6 +61,7 @@ class Policy:
     verify: bool = True  # re-check the safe copy; anything left blocks
     verify_scope: str = "regions"  # "regions": prove fills solid, re-detect around what changed; "image": everywhere
     verify_face_score: float = 0.85  # a face re-detected inside a blurred region blocks only above this
+    repair_rounds: int = 2  # what the re-check finds is redacted and checked again this many times before it blocks
     max_pixels: int = 80_000_000  # per frame
     max_total_pixels: int = 200_000_000  # all frames of one file together
     max_file_mb: int = 512  # larger files are refused before they are read
@@ -164,6 +165,8 @@ class Policy:
         if not all(0.0 < t <= 1.0 for t in (self.threshold, self.face_threshold, self.verify_face_score,
                                              self.consent_threshold, self.surface_block_share)):
             raise PolicyError(f"{self.source}: thresholds must be in (0, 1]")
+        if not isinstance(self.repair_rounds, int) or not 0 <= self.repair_rounds <= 5:
+            raise PolicyError(f"{self.source}: repair_rounds must be an integer 0-5")
         if self.verify_scope not in ("regions", "image"):
             raise PolicyError(f"{self.source}: verify_scope must be \"regions\" or \"image\"")
         if len(self.fill_color) != 3 or not all(isinstance(c, int) and 0 <= c <= 255 for c in self.fill_color):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,8 +26,20 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Residual:
+    """What the re-check of a safe copy found: ``reasons`` (empty: the copy is safe) and the
+    ``found`` detections behind them that another redaction round can cover; ``repairable``
+    is False when something else is wrong (a fill that is not solid, a detector error)."""
+
+    reasons: tuple[str, ...] = ()
+    found: tuple[Detection, ...] = ()
+    repairable: bool = True
+
+
 def verify(scrubber: "Scrubber", pixels: np.ndarray, regions: tuple[Region, ...], timings: dict[str, float],
-           kept_faces: tuple[Detection, ...] = (), detections: tuple[Detection, ...] = ()) -> tuple[str, ...]:
+           kept_faces: tuple[Detection, ...] = (), detections: tuple[Detection, ...] = (),
+           original: np.ndarray | None = None) -> Residual:
     """Re-check the decoded safe copy; whatever the policy would still act on is a residual.
 
     1. Every filled region must be solid fill colour in the decoded pixels (a redactor that
@@ -53,9 +65,13 @@ def verify(scrubber: "Scrubber", pixels: np.ndarray, regions: tuple[Region, ...]
 
     A face detector still sees a head-shaped blob where a face was destroyed: a face whose
     centre lies in a region we blurred counts only if the detector is sure of it
-    (``policy.verify_face_score``); anything else found is a residual.
+    (``policy.verify_face_score``). A face found overlapping a blur but centred outside it
+    (the blurred head and the shoulders below, seen as one face) is judged against the
+    ``original`` pixels: only if the face detectors find a face at that place there, one the
+    first pass did not redact, is it a residual. Anything else found is a residual.
     """
-    reasons = [f"verify:residual:unfilled:{i}" for i in _unfilled(pixels, regions, scrubber.fill.color)]
+    unfilled = _unfilled(pixels, regions, scrubber.fill.color)
+    reasons = [f"verify:residual:unfilled:{i}" for i in unfilled]
     acted = {k for k, a in scrubber.policy.actions.items() if a is not Action.KEEP}
     height, width = pixels.shape[:2]
     whole = scrubber.policy.verify_scope == "image"
@@ -73,12 +89,7 @@ def verify(scrubber: "Scrubber", pixels: np.ndarray, regions: tuple[Region, ...]
             canvas_width = width
         else:  # each face crop scaled so the face is ~face_px tall: small canvas, one pass
             areas = _face_crops(group, width, height)
-            # about square, and no wider than 960 px (YuNet's whole pass, so it shrinks
-            # nothing) unless a crop is: the detectors' cost is the canvas's area, and a
-            # 960-px-wide shelf holding one face crop was three quarters grey
-            sizes = [(round(a.width * k), round(a.height * k)) for a, k in areas]
-            square = int(1.2 * sum(w * h for w, h in sizes) ** 0.5)
-            canvas_width = max([min(960, square)] + [w for w, _ in sizes])
+            canvas_width = _face_canvas_width(areas)
         if not areas:
             continue
         canvas, placed = _pack(pixels, areas, canvas_width)
@@ -102,10 +113,41 @@ def verify(scrubber: "Scrubber", pixels: np.ndarray, regions: tuple[Region, ...]
 
     found = [d for d in found if not (d.kind is Kind.FACE and (
         destroyed(d) or any(iou(d.box, k.box) > 0.3 for k in kept_faces)))]
+    if original is not None:
+        found = _not_our_blur(scrubber, original, found, blurred, detections, timings)
     residual = decide(tuple(found), scrubber.policy, width, height, tuple(dict.fromkeys(errors)))
     reasons += [f"verify:residual:{r.split(':', 1)[1]}" for r in residual.reasons if ":" in r]
     reasons += [f"verify:{e}" for e in dict.fromkeys(errors)]
-    return tuple(dict.fromkeys(reasons))
+    # what another round can cover: the found detections the policy would redact
+    acted = tuple(d for d in found if decide((d,), scrubber.policy, width, height).regions)
+    return Residual(tuple(dict.fromkeys(reasons)), acted, not unfilled and not errors and not any(
+        r.startswith("block:") or r.startswith("surface-too-large") for r in residual.reasons))
+
+
+def _not_our_blur(scrubber: "Scrubber", original: np.ndarray, found: list[Detection], blurred: list[Box],
+                  detections: tuple[Detection, ...], timings: dict[str, float]) -> list[Detection]:
+    """Drop the faces found overlapping a blur we made, centred outside it, that the original
+    does not show at that place (a face the first pass did not redact): they are the blur
+    seen as a face, with the shoulders below it."""
+    def centred_in_blur(box: Box) -> bool:  # those the score decides (``destroyed``)
+        cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
+        return any(b.x0 <= cx <= b.x1 and b.y0 <= cy <= b.y1 for b in blurred)
+
+    first = [d.box for d in detections if d.kind is Kind.FACE]
+    doubtful = [d for d in found if d.kind is Kind.FACE and any(_touch(d.box, b) for b in blurred)
+                and not centred_in_blur(d.box)]
+    if not doubtful:
+        return found
+    height, width = original.shape[:2]
+    # each crop scaled so the face in question is the size the detectors find best, as
+    # ``_face_crops`` does: one small canvas, upright
+    areas = [(clip(grow(d.box, 0.5), width, height), min(3.0, max(0.05, FACE_PX / max(1, d.box.height))))
+             for d in doubtful]
+    canvas, placed = _pack(original, areas, _face_canvas_width(areas))
+    seen, _ = scrubber.find(Frame(canvas, upright=True), timings, kinds={Kind.FACE}, prefix="verify:original:")
+    there = [u for u in (_unpack(d, placed) for d in seen) if u is not None
+             and u.score >= scrubber.policy.face_threshold and not any(iou(u.box, b) > 0.3 for b in first)]
+    return [d for d in found if d not in doubtful or any(iou(d.box, u.box) > 0.3 for u in there)]
 
 def reread(scrubber: "Scrubber", frame: Frame, regions: tuple[Region, ...], detections: tuple[Detection, ...],
            timings: dict[str, float]) -> tuple[list[Detection], list[str]]:
@@ -204,8 +246,20 @@ def _verify_areas(regions: tuple[Region, ...], width: int, height: int, whole: b
     return crops
 
 
+FACE_PX = 112  # face height the re-check's crops are scaled to: the size YuNet and HOG find faces best at
+
+
+def _face_canvas_width(areas: list[tuple[Box, float]]) -> int:
+    """Width of the canvas the scaled face crops ``areas`` are packed into: about square, and
+    no wider than 960 px (YuNet's whole pass, so it shrinks nothing) unless a crop is: the
+    detectors' cost is the canvas's area, and a 960-px-wide shelf holding one face crop was
+    three quarters grey."""
+    sizes = [(round(a.width * k), round(a.height * k)) for a, k in areas]
+    return max([min(960, int(1.2 * sum(w * h for w, h in sizes) ** 0.5))] + [w for w, _ in sizes])
+
+
 def _face_crops(regions: tuple[Region, ...], width: int, height: int,
-                face_px: int = 112) -> list[tuple[Box, float]]:
+                face_px: int = FACE_PX) -> list[tuple[Box, float]]:
     """Per redacted face: the crop the face detectors re-run on (grown so a half-covered face
     is seen whole) and the factor that makes the redacted box ``face_px`` tall, the size
     YuNet and HOG find faces best at, whatever the face's size in the photo."""

@@ -12,7 +12,7 @@ import pytest
 
 from scrubber.outputs import deliver
 from scrubber.errors import DetectorFailed
-from scrubber.imageio import metadata_problems
+from scrubber.imageio import decode_own, metadata_problems
 from scrubber.policy import Policy, Status
 from tests.conftest import SAMPLES
 
@@ -96,7 +96,8 @@ def test_verification_proves_every_fill_is_solid(scrubber, tmp_path):
 
 def test_verification_re_detects_a_face_the_blur_did_not_destroy(scrubber, tmp_path):
     """A light blur leaves the face recognisable: the detectors re-run around the blurred region
-    (packed with the other redacted areas into one canvas) and find it."""
+    (packed with the other redacted areas into one canvas) and find it, every repair round
+    again, so after ``repair_rounds`` the photo is blocked."""
     import cv2
 
     def light(pixels, regions):
@@ -229,3 +230,61 @@ def test_a_webp_named_jpg_is_scanned_and_written_as_the_jpeg_its_name_promises(s
     result = scrubber.process(tmp_path / "room.jpg")
     assert result.status is Status.CLEAN and result.format == "WEBP"
     assert "content-webp-named-.jpg" in result.notes and result.data[:3] == b"\xff\xd8\xff"
+
+
+def _team_photo(width: int) -> np.ndarray:
+    """Three colleagues side by side (scikit-image's camera man and astronaut, matplotlib's
+    Grace Hopper: real photos shipped in those packages), ``width`` pixels wide."""
+    import cv2
+    import matplotlib.cbook
+    import skimage.data
+    from PIL import Image
+
+    hopper = np.asarray(Image.open(matplotlib.cbook.get_sample_data("grace_hopper.jpg")).convert("RGB"))
+    people = [np.stack([skimage.data.camera()] * 3, -1), skimage.data.astronaut(), hopper]
+    row = np.concatenate([cv2.resize(p, (round(p.shape[1] * 800 / p.shape[0]), 800)) for p in people], 1)
+    return cv2.resize(row, (width, round(row.shape[0] * width / row.shape[1])), interpolation=cv2.INTER_CUBIC)
+
+
+@pytest.mark.parametrize("width", [1200, 2400, 4000])
+def test_a_team_photo_is_redacted_at_every_size_not_blocked_by_its_own_blur(scrubber, tmp_path, width):
+    """The re-check saw the astronaut's blurred head and the shoulders below it as a face
+    centred outside the blur (2400 and 4000 px wide): the original holds no face there that
+    was not redacted, so it is the blur, not a residual."""
+    from PIL import Image
+
+    pixels = _team_photo(width)
+    Image.fromarray(pixels).save(tmp_path / "team.jpg", quality=92)
+    r = scrubber.process(tmp_path / "team.jpg")
+    assert r.status is Status.REDACTED and r.reasons == ("blur:face",), r.reasons
+    faces = {d.box for d in r.detections if d.kind.value == "face" and d.source == "faces-yunet"}
+    assert len(faces) == 3
+
+
+def test_what_the_re_check_finds_is_redacted_in_another_round(scrubber, tmp_path):
+    """A fault injected into the first pass (the DOB beside an MRN not recognised): the
+    re-check re-reads the line the MRN's fill touched, finds the DOB, and a second round
+    fills it instead of blocking the photo."""
+    import sys
+
+    from scrubber.phi import registry
+
+    sys.path.insert(0, str(SAMPLES))
+    import hard_cases
+
+    hard_cases.line()[0].save(tmp_path / "line.png")  # Patient: John Smith  MRN 00482913  DOB 07/22/1984
+    real, calls = registry.recognize, []
+
+    def first_misses_the_date(words, recognizers, settings):
+        found = real(words, recognizers, settings)
+        calls.append(len(calls))
+        return tuple(d for d in found if d.label != "DATE") if len(calls) == 1 else found
+
+    with mock.patch.object(registry, "recognize", side_effect=first_misses_the_date):
+        r = scrubber.process(tmp_path / "line.png")
+    assert r.status is Status.REDACTED and "repaired:1" in r.notes, (r.reasons, r.notes)
+    assert [d.label for d in r.detections if "repair:1" in d.evidence] == ["DATE"]
+    safe = decode_own(r.data)
+    date_box = next(d.box for d in r.detections if d.label == "DATE")
+    assert (safe[date_box.y0 : date_box.y1, date_box.x0 : date_box.x1].max(axis=2) < 40).mean() > 0.9
+
