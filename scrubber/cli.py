@@ -378,21 +378,25 @@ def _roster(path: Optional[Path], policy_file: Optional[Path] = None, creating: 
     return roster
 
 
-def _faces_in(photo: Path):
-    """Faces in a photo, overlapping detections of one face merged, largest first."""
+def _faces_in(photo: Path, least: float = 0.6):
+    """The photo and its faces scoring at least ``least``: the detections of each face
+    together (``face_groups``), the largest box first."""
     from scrubber.detect import registry
-    from scrubber.detection import iou
+    from scrubber.detection import face_groups
     from scrubber.imageio import load
 
     image = load(photo)
     found = []
     for cls in registry.get(["faces-yunet", "faces-dlib"]):
-        found.extend(d for d in cls().detect(image.frames[0]) if d.score >= 0.6)
-    faces = []
-    for det in sorted(found, key=lambda d: -d.box.area):
-        if all(iou(det.box, f.box) <= 0.3 for f in faces):
-            faces.append(det)
-    return image, faces
+        found.extend(d for d in cls().detect(image.frames[0]) if d.score >= least)
+    return image, face_groups(found)
+
+
+def _plain(faces: list[list], least: float = 0.8) -> list:
+    """The faces plainly there, for enrolment: those YuNet finds at ``least`` or more. dlib's
+    HOG takes round things for faces (an astronaut's mission patch, 0.9) and YuNet's
+    small-face level scores textures up to 0.6 (her glove, in a 2400-px copy)."""
+    return [g[0] for g in faces if any(d.source == "faces-yunet" and d.score >= least for d in g)]
 
 
 @consent_app.command("add")
@@ -420,8 +424,9 @@ def consent_add(
     encodings = []
     for photo in photos:
         image, faces = _faces_in(photo)
-        if len(faces) != 1:
+        if len(_plain(faces)) != 1:
             raise ConsentError(f"{photo}: {len(faces)} faces found; enrol from photos that show exactly one face")
+        faces = _plain(faces)
         if faces[0].box.height < 80:
             raise ConsentError(f"{photo}: the face is {faces[0].box.height} px tall; at least 80 px are needed")
         enc = encode_face(image.frames[0].pixels, faces[0].box)
@@ -467,10 +472,10 @@ def consent_check(photo: Annotated[Path, typer.Argument(help="The photo to check
 
     policy = _policy(policy_file)
     roster = _roster(roster_file, policy_file)
-    image, faces = _faces_in(photo)
+    image, faces = _faces_in(photo, policy.face_threshold)
     if not faces:
         typer.echo(f"{photo}: no faces")
-    for f in faces:
+    for f in (group[0] for group in faces):
         big = f.box.height >= policy.consent_min_face
         d = roster.decide(encode_face(image.frames[0].pixels, f.box) if big else None, f.box.height,
                           policy.consent_threshold, policy.consent_min_face)

@@ -165,13 +165,34 @@ def merge_overlapping(boxes: Iterable[Box]) -> list[Box]:
     return merged
 
 
-def nms(detections: Iterable[Detection], threshold: float = 0.4, merge: bool = False) -> tuple[Detection, ...]:
+def face_groups(faces: Iterable[Detection]) -> list[list[Detection]]:
+    """The face detections of one person together, each group's largest box first: boxes that
+    overlap (IoU over 0.3, two detectors on one face) or lie mostly inside a larger one (a
+    detector's second box inside a face) are one face."""
+    groups: list[list[Detection]] = []
+    for det in sorted(faces, key=lambda d: -d.box.area):
+        for group in groups:
+            if iou(group[0].box, det.box) > 0.3 or coverage(det.box, group[0].box) >= 0.7:
+                group.append(det)
+                break
+        else:
+            groups.append([det])
+    return groups
+
+
+def nms(detections: Iterable[Detection], threshold: float = 0.4, merge: bool = False,
+        nested: float | None = None) -> tuple[Detection, ...]:
     """Keep the highest-scoring detection of each overlapping group (per kind). With ``merge``
     the kept box grows to cover the boxes it suppressed: two pyramid levels see one face at
-    different extents, and the best-scoring box is not always the one that covers it all."""
+    different extents, and the best-scoring box is not always the one that covers it all.
+    With ``nested``, a box lying at least that share inside another (either way round)
+    overlaps it too, whatever their IoU: a detector's second, smaller box inside one face."""
+    def overlapping(a: Box, b: Box) -> bool:
+        return iou(a, b) >= threshold or nested is not None and max(coverage(a, b), coverage(b, a)) >= nested
+
     kept: list[Detection] = []
     for det in sorted(detections, key=lambda d: d.score, reverse=True):
-        over = [i for i, k in enumerate(kept) if k.kind == det.kind and iou(k.box, det.box) >= threshold]
+        over = [i for i, k in enumerate(kept) if k.kind == det.kind and overlapping(k.box, det.box)]
         if not over:
             kept.append(det)
         elif merge:

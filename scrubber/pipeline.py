@@ -17,7 +17,7 @@ import numpy as np
 
 from scrubber.consent import Roster, encode_face
 from scrubber.detect import registry as detectors
-from scrubber.detection import Detection, Kind, iou, only
+from scrubber.detection import Detection, Kind, face_groups, only
 from scrubber.errors import DetectorFailed, ImageUnreadable
 from scrubber.imageio import Frame, OutputFormat, decode_own, encode, load, metadata_problems, named_format
 from scrubber.phi import registry as identifiers
@@ -111,16 +111,8 @@ class Scrubber:
         faces = [d for d in found if d.kind is Kind.FACE and d.score >= self.policy.face_threshold]
         if not faces or not self.roster.entries:
             return found
-        groups: list[list[Detection]] = []
-        for det in sorted(faces, key=lambda d: -d.box.area):
-            for group in groups:
-                if iou(group[0].box, det.box) > 0.3:
-                    group.append(det)
-                    break
-            else:
-                groups.append([det])
         decided: dict[int, Detection] = {}
-        for group in groups:
+        for group in face_groups(faces):
             face = group[0]
             big = face.box.height >= self.policy.consent_min_face
             decision = self.roster.decide(encode_face(frame.pixels, face.box) if big else None, face.box.height,

@@ -155,3 +155,13 @@ def test_revoking_an_unknown_name_is_a_usage_error(tmp_path, photos):
     _add(roster, "Grace Hopper", photos["hopper"])
     r = runner.invoke(app, ["consent", "revoke", "Nobody", "--roster", str(roster)])
     assert r.exit_code == 2 and "no roster entry named 'Nobody'" in r.stderr
+
+
+@pytest.mark.parametrize("side", [512, 2400])
+def test_a_portrait_with_a_round_patch_enrols_as_one_face(tmp_path, side):
+    """scikit-image's astronaut, whole: at 2400 px dlib's HOG also takes her mission patch for
+    a face (0.9); enrolment counts the faces YuNet sees, one."""
+    photo = tmp_path / "astronaut.png"
+    Image.fromarray(skimage.data.astronaut()).resize((side, side), Image.BICUBIC).save(photo)
+    r = _add(tmp_path / "roster.json", "Eileen Collins", photo)
+    assert r.exit_code == 0, r.output

@@ -90,3 +90,18 @@ def test_nms_with_merge_keeps_the_best_detection_grown_over_what_it_suppressed()
     best = next(d for d in faces if d is not apart)
     assert best.box == Box(2722, 1394, 3165, 1970) and best.score == 0.91 and best.evidence == ("fine",)
     assert nms([whole, fine], 0.3)[0].box == fine.box  # without merge the cut-off box is all that is left
+
+
+def test_a_box_nested_in_another_face_is_the_same_face():
+    """A head-and-shoulders portrait: YuNet's boxes at 0.95 and 0.73, the smaller inside the
+    larger (IoU 0.2). With ``nested`` they are one face, as ``face_groups`` counts them."""
+    from scrubber.detection import face_groups
+
+    outer = Detection(Kind.FACE, Box(100, 100, 300, 340), 0.95, "y")
+    inner = Detection(Kind.FACE, Box(160, 180, 250, 270), 0.73, "y")
+    beside = Detection(Kind.FACE, Box(400, 100, 600, 340), 0.9, "y")
+    assert len(nms([outer, inner, beside], 0.3)) == 3
+    kept = nms([outer, inner, beside], 0.3, merge=True, nested=0.7)
+    assert [d.box for d in kept] == [outer.box, beside.box]
+    groups = sorted(([d.box for d in g] for g in face_groups([inner, beside, outer])), key=len)
+    assert groups == [[beside.box], [outer.box, inner.box]]

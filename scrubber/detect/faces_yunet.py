@@ -203,4 +203,5 @@ class YuNetFaces:
                         ux, uy = y, sh - (x + w)
                     add(ux, uy, h, w, score, back, level=f"rot{90 * k}")
 
-        return nms(found, 0.3, merge=True)  # the union: a level's box may cut off hair or chin
+        # the union: a level's box may cut off hair or chin; a box inside another is the same face
+        return nms(found, 0.3, merge=True, nested=0.7)
