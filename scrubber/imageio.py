@@ -45,6 +45,7 @@ FORMAT_EXTENSIONS: dict[str, tuple[str, ...]] = {
     "GIF": (".gif",),
     "BMP": (".bmp", ".dib"),
     "HEIF": (".heic", ".heif", ".hif"),
+    "AVIF": (".avif",),  # Pillow 11.2 and later read it
 }
 IMAGE_EXTENSIONS = frozenset(ext for exts in FORMAT_EXTENSIONS.values() for ext in exts)
 
@@ -60,8 +61,8 @@ class OutputFormat(StrEnum):
 
     @classmethod
     def for_source(cls, source_format: str) -> "OutputFormat":
-        """JPEG and HEIC become JPEG, WebP stays WebP, every lossless format becomes PNG."""
-        if source_format in ("JPEG", "HEIF"):
+        """JPEG, HEIC and AVIF become JPEG, WebP stays WebP, every lossless format becomes PNG."""
+        if source_format in ("JPEG", "HEIF", "AVIF"):
             return cls.JPEG
         if source_format == "WEBP":
             return cls.WEBP

@@ -287,3 +287,16 @@ def test_an_mpo_is_read_as_its_first_picture(tmp_path):
     image = load(tmp_path / "camera.jpg")
     assert len(image.frames) == 1 and not image.hidden and "mpo:first-picture-only" in image.notes
     assert np.abs(image.frames[0].pixels.astype(int) - np.asarray(first).astype(int)).mean() < 8
+
+
+def test_an_avif_photo_is_read_and_its_safe_copy_is_a_jpeg(tmp_path):
+    from PIL import features
+
+    from scrubber.imageio import OutputFormat
+
+    if not features.check("avif"):
+        pytest.skip("this Pillow has no AVIF codec")
+    Image.linear_gradient("L").resize((64, 48)).convert("RGB").save(tmp_path / "phone.avif")
+    image = load(tmp_path / "phone.avif")
+    assert image.format == "AVIF" and image.frames[0].pixels.shape == (48, 64, 3) and not image.notes
+    assert OutputFormat.for_source(image.format) is OutputFormat.JPEG
