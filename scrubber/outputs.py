@@ -107,10 +107,14 @@ def deliver(result: "Result", dest: Path, *, overwrite: bool = False, same_ok: b
             private: bool = False) -> "Result":
     """Write ``result.data`` (a shareable scan's verified safe copy) to ``dest`` and read it
     back; the result with ``output`` set, or with ``error`` (and no output) when it could not
-    be written. A result without data (blocked, unreadable) is returned as it is."""
+    be written. A result without data (blocked, unreadable) has nothing to write; with
+    ``overwrite``, an earlier safe copy at ``dest`` (a regular file, never a link) is removed,
+    so no stale copy of a photo now blocked stays beside a report that calls it blocked."""
     import time
 
     if result.data is None:
+        if overwrite and _remove_stale(Path(dest)):
+            return replace(result, notes=result.notes + ("earlier-output-removed",))
         return result
     t = time.perf_counter()
     try:
@@ -123,6 +127,23 @@ def deliver(result: "Result", dest: Path, *, overwrite: bool = False, same_ok: b
         return replace(result, error=f"{dest}: cannot write ({err.strerror or err})")
     timings = result.timings | {"write": round(time.perf_counter() - t, 4)}
     return replace(result, output=str(dest), timings=timings)
+
+
+def _remove_stale(dest: Path) -> bool:
+    """Remove the regular file ``dest`` (not a link, a folder or anything else); True if it
+    was there and is gone."""
+    import stat
+
+    from scrubber.imageio import fsync_dir
+
+    try:
+        if not stat.S_ISREG(os.lstat(dest).st_mode):
+            return False
+        os.unlink(dest)
+    except OSError:
+        return False
+    fsync_dir(dest.parent)
+    return True
 
 
 def candidates(wanted: Path, limit: int = 100_000) -> Iterator[Path]:

@@ -276,3 +276,20 @@ def test_no_recursive_leaves_subfolders_alone(tmp_path):
     r = runner.invoke(app, ["scan", str(src), "--out", str(tmp_path / "out"), "--no-recursive"])
     assert r.exit_code == 0
     assert json.loads((tmp_path / "out" / "report.json").read_text())["summary"]["images"] == 0
+
+
+def test_overwrite_removes_the_earlier_safe_copy_of_a_photo_now_blocked(tmp_path):
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    shutil.copy(SAMPLES / "banner_clean_text.jpg", src / "banner.jpg")
+    shutil.copy(SAMPLES / "empty_room.jpg", src / "room.jpg")
+    r = runner.invoke(app, ["scan", str(src), "--out", str(out), "--workers", "1", "--policy", str(CLINIC_POLICY)])
+    assert r.exit_code == 0 and (out / "banner.jpg").exists()
+    (src / "banner.jpg").write_bytes(b"")  # the photo is now one that cannot be shared
+    os.symlink(out / "room.jpg", out / "elsewhere.jpg")
+    r = runner.invoke(app, ["scan", str(src), "--out", str(out), "--workers", "1", "--policy", str(CLINIC_POLICY),
+                            "--overwrite"])
+    report = {img["path"]: img for img in json.loads((out / "report.json").read_text())["images"]}
+    assert report["banner.jpg"]["verdict"] == "blocked" and "earlier-output-removed" in report["banner.jpg"]["notes"]
+    assert not (out / "banner.jpg").exists() and (out / "room.jpg").exists()
+    assert os.path.islink(out / "elsewhere.jpg")  # nothing but the photo's own earlier copy is touched
