@@ -26,6 +26,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 policy_app = typer.Typer(help="Inspect the redaction policy.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")

@@ -369,6 +369,8 @@ def read_limited(path: Path, max_bytes: int = DEFAULT_MAX_BYTES, follow_symlinks
 
     try:
         st = os.stat(path, follow_symlinks=follow_symlinks)
+        if stat_.S_ISDIR(st.st_mode):
+            raise ImageUnreadable(f"{path}: a folder, not a photo (scrubber scan FOLDER --out DIR scans a folder)")
         if not stat_.S_ISREG(st.st_mode):
             raise ImageUnreadable(f"{path}: not a regular file")
         if st.st_size > max_bytes:

@@ -152,3 +152,14 @@ def test_a_jpeg_named_png_is_checked_by_what_it_holds(tmp_path):
     r = runner.invoke(app, ["check", str(tmp_path / "wrong.png"), "--json"])
     out = json.loads(r.stdout)
     assert r.exit_code == 1 and out["verdict"] == "redacted" and "content-jpeg-named-.png" in out["notes"]
+
+
+@pytest.mark.parametrize("args", [["-h"], ["check", "-h"], ["scan", "-h"], ["consent", "add", "-h"]])
+def test_dash_h_shows_the_help(args):
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0 and "Usage:" in r.stdout
+
+
+def test_a_folder_given_to_check_points_to_scan(tmp_path):
+    r = runner.invoke(app, ["check", str(SAMPLES)])
+    assert r.exit_code == 4 and "a folder, not a photo" in r.stderr and "scrubber scan" in r.stderr
