@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from scrubber.detection import Detection, mask_text
+from scrubber.detection import Detection, Kind, face_groups, mask_text
 from scrubber import outputs
 from scrubber.pipeline import Result
 from scrubber.policy import Status
@@ -63,14 +63,27 @@ class Summary:
         return self.images / self.seconds if self.seconds > 0 else 0.0
 
 
+def faces(result: Result) -> int:
+    """How many faces ``result`` holds: people, not detections (YuNet and dlib on one face,
+    or two pyramid levels, are one face: ``face_groups``)."""
+    return len(face_groups(d for d in result.detections if d.kind is Kind.FACE))
+
+
 def summarize(results: list[Result], seconds: float, skipped: int = 0) -> Summary:
+    """Counts per verdict and per kind found: faces as people (``faces``), identifiers per
+    label, surfaces and barcodes per detection, and text lines nobody could read as
+    ``unreadable text line`` (words that were read are not counted)."""
     by_status = Counter({s.value: 0 for s in Status})
     by_kind: Counter = Counter()
     for r in results:
         by_status[r.status.value] += 1
+        if faces(r):
+            by_kind["face"] += faces(r)
         for d in r.detections:
-            if d.kind.value != "text" or "unreadable" in d.evidence:
-                by_kind[f"{d.kind.value}:{d.label}" if d.label and d.kind.value == "identifier" else d.kind.value] += 1
+            if d.kind is Kind.TEXT and "unreadable" in d.evidence:
+                by_kind["unreadable text line"] += 1
+            elif d.kind not in (Kind.TEXT, Kind.FACE):
+                by_kind[f"{d.kind.value}:{d.label}" if d.label and d.kind is Kind.IDENTIFIER else d.kind.value] += 1
     return Summary(len(results), dict(by_status), dict(sorted(by_kind.items())),
                    sum(not r.processed for r in results), skipped, seconds)
 
@@ -92,7 +105,7 @@ def to_csv(results: list[Result]) -> str:
             "reasons": ";".join(r.reasons),
             "error": r.error or "",
             "output": r.output or "",
-            "faces": sum(d["kind"] == "face" for d in rec["detections"]),
+            "faces": faces(r),
             "identifiers": sum(d["kind"] == "identifier" for d in rec["detections"]),
             "barcodes": sum(d["kind"] == "barcode" for d in rec["detections"]),
             "detections": ";".join(

@@ -33,3 +33,13 @@ def test_summary_counts():
     assert s.by_status == {"clean": 0, "redacted": 1, "blocked": 1}
     assert s.by_kind == {"face": 1, "identifier:NAME": 1}
     assert s.failed == 1 and s.skipped == 3 and s.per_second == 1.0
+
+
+def test_two_detectors_on_one_face_count_one_person():
+    """YuNet and dlib each find each of three people: the summary and the CSV say 3, not 6."""
+    people = [Box(10, 10, 60, 70), Box(100, 10, 150, 70), Box(200, 10, 250, 70)]
+    dets = tuple(Detection(Kind.FACE, b, 0.9, src) for b in people for src in ("faces-yunet", "faces-dlib"))
+    dets += (Detection(Kind.TEXT, Box(0, 80, 40, 90), 0.6, "text-ocr", evidence=("unreadable",)),)
+    r = Result("team.jpg", Status.REDACTED, ("blur:face",), dets, timings={"total": 1.0})
+    assert summarize([r], 1.0).by_kind == {"face": 3, "unreadable text line": 1}
+    assert to_csv([r]).splitlines()[1].split(",")[6] == "3"
