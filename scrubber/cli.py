@@ -167,9 +167,13 @@ def check(
     if as_json:
         typer.echo(json.dumps(result_record(result) | {"exit_code": int(code)}, indent=1))
     else:
+        from scrubber.words import explain
+
         reasons = ", ".join(result.reasons) or "nothing found"
         target = f" -> {result.output}" if result.output else ""
         typer.echo(f"{photo}: {result.status.value} ({reasons}){target}")
+        for line in explain(result, result.output, out is not None):
+            typer.echo(f"  {line}")
     if result.error:
         typer.echo(f"scrubber: error: {result.error}", err=True)
     elif result.status is Status.REDACTED and out is None:

@@ -1,0 +1,108 @@
+"""A result in plain words, for the people who post the photos (``scrubber check``): what was
+found and where, what was done about it, and for a blocked photo why and what to do next.
+The machine-readable reasons stay in the first line and in ``--json``; this never shows the
+text that was found, only what kind of thing it was."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from scrubber.detection import Box, Kind, face_groups
+from scrubber.pipeline import Result
+from scrubber.policy import CONSENTED, Status
+
+IDENTIFIERS = {  # label: (one, several)
+    "NAME": ("a name", "names"), "DATE": ("a date", "dates"), "MRN": ("a record number", "record numbers"),
+    "ACCOUNT": ("an account number", "account numbers"), "PHONE": ("a phone number", "phone numbers"),
+    "EMAIL": ("an email address", "email addresses"), "SSN": ("a Social Security number", "Social Security numbers"),
+    "ADDRESS": ("a street address", "street addresses"), "ZIP": ("a ZIP code", "ZIP codes"),
+    "URL": ("a web address", "web addresses"), "IP": ("an IP address", "IP addresses"),
+    "PLATE": ("a licence plate", "licence plates"), "SERIAL": ("a device serial number", "device serial numbers"),
+}
+SURFACES = {Kind.SCREEN: "a screen", Kind.DOCUMENT: "a document or label", Kind.WHITEBOARD: "a whiteboard",
+            Kind.WRISTBAND: "a wristband"}
+
+
+def place(box: Box, width: int, height: int) -> str:
+    """Where ``box`` is in the photo, in words: "upper left", "centre", "lower right"."""
+    cx, cy = (box.x0 + box.x1) / 2 / max(1, width), (box.y0 + box.y1) / 2 / max(1, height)
+    row = "upper" if cy < 1 / 3 else "lower" if cy > 2 / 3 else "middle"
+    col = "left" if cx < 1 / 3 else "right" if cx > 2 / 3 else ""
+    return "centre" if row == "middle" and not col else f"{row} {col}".strip() if col else f"{row} middle"
+
+
+def _listed(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def found(result: Result) -> list[str]:
+    """What was found and done, one phrase per kind: "2 faces blurred", "a screen (upper
+    left) filled whole", "a name and a record number filled"."""
+    w, h = result.width, result.height
+    dets = result.detections
+    out = []
+    faces = face_groups(d for d in dets if d.kind is Kind.FACE and d.label != CONSENTED)
+    kept = face_groups(d for d in dets if d.kind is Kind.FACE and d.label == CONSENTED)
+    if faces:
+        out.append(f"{len(faces)} face{'s' * (len(faces) > 1)} blurred")
+    if kept:
+        out.append(f"{len(kept)} face{'s' * (len(kept) > 1)} left visible (on the consent roster)")
+    for kind, what in SURFACES.items():
+        for d in (d for d in dets if d.kind is kind):
+            out.append(f"{what} ({place(d.box, w, h)}) filled whole")
+    codes = [d for d in dets if d.kind is Kind.BARCODE]
+    if codes:
+        out.append("a barcode filled" if len(codes) == 1 else f"{len(codes)} barcodes filled")
+    labels = Counter(d.label for d in dets if d.kind is Kind.IDENTIFIER)
+    if labels:
+        def words(label: str | None, n: int) -> str:
+            one, several = IDENTIFIERS.get(label or "", (f"an identifier ({label})", f"identifiers ({label})"))
+            return one if n == 1 else f"{n} {several}"
+
+        out.append(f"{_listed([words(label, n) for label, n in labels.items()])} filled")
+    unread = [d for d in dets if d.kind is Kind.TEXT and "unreadable" in d.evidence]
+    if unread and any(r.startswith("fill:text") for r in result.reasons):
+        out.append(f"{len(unread)} line{'s' * (len(unread) > 1)} of text nobody could read filled")
+    return out
+
+
+def why_blocked(result: Result) -> list[str]:
+    """Why a blocked photo was blocked and what the person can do, one sentence per cause."""
+    out = []
+    reasons = result.reasons
+    if result.error:
+        out.append("The file could not be read as a photo: check that it opens, or export it again as JPEG.")
+    if any(r.startswith("surface-too-large") for r in reasons):
+        out.append("A record (a chart, a screen, a whiteboard or a label) fills much of the photo: do not post "
+                   "it; if the record is only in the background, crop it out and check again.")
+    if any(r.startswith("verify:") for r in reasons):
+        out.append("Something was still found after redacting: send the photo for review (scrubber serve) or "
+                   "crop out the part with people or text and check again.")
+    for r in reasons:
+        if r.startswith("block:"):
+            out.append(f"The policy blocks photos showing {r.split(':')[1]}s: ask whoever set the policy.")
+    if any(r.startswith(("detector-error", "recognizer-error", "internal-error", "worker-crashed")) for r in reasons):
+        out.append("A detector failed on this photo, so it was not fully checked: try again, and report it if it "
+                   "fails again.")
+    if any(r in ("timeout", "memory-limit") for r in reasons):
+        out.append("The photo took too long or too much memory to check: try a smaller copy of it.")
+    if any(r.startswith("multi-frame") for r in reasons):
+        out.append("The file holds several pictures: save the one you want to post as a single photo.")
+    return out or ["It could not be shown safe: send it for review (scrubber serve)."]
+
+
+def explain(result: Result, wrote: str | None, asked_out: bool) -> list[str]:
+    """The lines ``scrubber check`` prints under its verdict line."""
+    if result.status is Status.BLOCKED:
+        return ["Not safe to post; nothing was written."] + why_blocked(result)
+    lines = []
+    if result.status is Status.REDACTED:
+        lines.append("Found and hidden: " + "; ".join(found(result)) + ".")
+    else:
+        lines.append("Nothing that identifies a patient was found.")
+    if wrote:
+        lines.append(f"Share {wrote}: it holds the pixels only (no camera, GPS or date metadata).")
+    elif result.status is Status.CLEAN and not asked_out:
+        lines.append("The original still carries its metadata (camera, GPS, date): give --out SAFE.jpg for a "
+                     "copy that holds the pixels only, and share that.")
+    return lines
