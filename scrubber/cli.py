@@ -422,6 +422,8 @@ def consent_add(
         until = dt.date.fromisoformat(expires) if expires else None
     except ValueError:
         _fail(f"--expires {expires!r}: use YYYY-MM-DD", Exit.USAGE)
+    if until is not None and until < dt.date.today():
+        _fail(f"--expires {expires}: that day has passed; consent would never apply", Exit.USAGE)
     roster = _roster(roster_file, creating=True)
     if roster.warning and roster.path.exists():
         raise ConsentError(f"{roster.path}: the roster is unreadable; fix or move it before enrolling (it would be "
@@ -462,10 +464,29 @@ def consent_list(roster_file: RosterOpt = None) -> None:
 @_guard
 def consent_revoke(name: Annotated[str, typer.Argument(help="The roster entry to revoke.")],
                    roster_file: RosterOpt = None) -> None:
-    """Withdraw a person's consent: from now on their face is obscured like everyone else's."""
+    """Withdraw a person's consent: from now on their face is obscured like everyone else's.
+    The entry and its face encodings stay in the roster, for the record (see forget).
+
+    Example: scrubber consent revoke "Grace Hopper"
+    """
     roster = _roster(roster_file).revoke(name)
     roster.save()
-    typer.echo(f"{name}: consent revoked in {roster.path}")
+    typer.echo(f"{roster.entry(name).name}: consent revoked in {roster.path}")
+
+
+@consent_app.command("forget")
+@_guard
+def consent_forget(name: Annotated[str, typer.Argument(help="The roster entry to delete.")],
+                   roster_file: RosterOpt = None) -> None:
+    """Delete a person's entry and face encodings from the roster (revoke keeps them).
+
+    Example: scrubber consent forget "Grace Hopper"
+    """
+    roster = _roster(roster_file)
+    who = roster.entry(name).name
+    roster = roster.forget(name)
+    roster.save()
+    typer.echo(f"{who}: entry and face encodings deleted from {roster.path}")
 
 
 @consent_app.command("check")

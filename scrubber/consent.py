@@ -149,18 +149,35 @@ class Roster:
         exp = expires.isoformat() if expires else None
         entries = list(self.entries)
         for i, e in enumerate(entries):
-            if e.name == name:  # enrolling again adds photos and renews the consent
+            if _same(e.name, name):  # enrolling again adds photos and renews the consent
                 entries[i] = replace(e, encodings=e.encodings + new, expires=exp, note=note or e.note, revoked=None)
                 break
         else:
             entries.append(Entry(name, new, now, exp, note))
         return replace(self, entries=tuple(entries), warning=None)
 
+    def entry(self, name: str) -> Entry:
+        """The entry named ``name`` (case and spacing aside); ``ConsentError`` naming the
+        closest entry when there is none."""
+        for e in self.entries:
+            if _same(e.name, name):
+                return e
+        import difflib
+
+        near = difflib.get_close_matches(name.casefold(), [e.name.casefold() for e in self.entries], n=1, cutoff=0.6)
+        hint = next((f" (did you mean '{e.name}'?)" for e in self.entries if near and e.name.casefold() == near[0]), "")
+        raise ConsentError(f"{self.path}: no roster entry named '{name}'{hint}")
+
     def revoke(self, name: str) -> "Roster":
-        if name not in {e.name for e in self.entries}:
-            raise ConsentError(f"{self.path}: no roster entry named '{name}'")
+        """Consent withdrawn: the entry and its encodings stay, for the record, and match nobody."""
+        target = self.entry(name)
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        return replace(self, entries=tuple(replace(e, revoked=now) if e.name == name else e for e in self.entries))
+        return replace(self, entries=tuple(replace(e, revoked=now) if e is target else e for e in self.entries))
+
+    def forget(self, name: str) -> "Roster":
+        """The entry and its face encodings deleted from the roster."""
+        target = self.entry(name)
+        return replace(self, entries=tuple(e for e in self.entries if e is not target))
 
     # ------------------------------------------------------------ matching
 
@@ -210,3 +227,8 @@ def encode_face(pixels: np.ndarray, box) -> np.ndarray | None:
 
     found = face_recognition.face_encodings(np.ascontiguousarray(pixels), [(box.y0, box.x1, box.y1, box.x0)])
     return found[0] if found else None
+
+
+def _same(a: str, b: str) -> bool:
+    """One person's name, whatever its case and spacing."""
+    return " ".join(a.casefold().split()) == " ".join(b.casefold().split())

@@ -105,8 +105,12 @@ def test_consent_never_exempts_other_phi(tmp_path, photos):
 def test_expired_revoked_corrupt_or_ambiguous_consent_keeps_nobody(tmp_path, photos, state):
     roster = tmp_path / "roster.json"
     yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
-    _add(roster, "Grace Hopper", photos["hopper"], **({"expires": yesterday} if state == "expired" else {}))
-    if state == "revoked":
+    _add(roster, "Grace Hopper", photos["hopper"])
+    if state == "expired":  # the day given at enrolment has passed since
+        doc = json.loads(roster.read_text())
+        doc["entries"][0]["expires"] = yesterday
+        roster.write_text(json.dumps(doc))
+    elif state == "revoked":
         r = runner.invoke(app, ["consent", "revoke", "Grace Hopper", "--roster", str(roster)])
         assert r.exit_code == 0 and json.loads(roster.read_text())["entries"][0]["revoked"]
     elif state == "corrupt":
@@ -165,3 +169,33 @@ def test_a_portrait_with_a_round_patch_enrols_as_one_face(tmp_path, side):
     Image.fromarray(skimage.data.astronaut()).resize((side, side), Image.BICUBIC).save(photo)
     r = _add(tmp_path / "roster.json", "Eileen Collins", photo)
     assert r.exit_code == 0, r.output
+
+
+def test_names_match_whatever_their_case_and_a_near_miss_is_suggested(tmp_path, photos):
+    roster = tmp_path / "roster.json"
+    _add(roster, "Grace Hopper", photos["hopper"])
+    r = runner.invoke(app, ["consent", "revoke", "grace  HOPPER", "--roster", str(roster)])
+    assert r.exit_code == 0 and "Grace Hopper: consent revoked" in r.stdout
+    r = runner.invoke(app, ["consent", "revoke", "Grace Hoper", "--roster", str(roster)])
+    assert r.exit_code == 2 and "did you mean 'Grace Hopper'?" in r.stderr
+    _add(roster, "GRACE HOPPER", photos["hopper"])  # enrolling again renews the one entry
+    (entry,) = json.loads(roster.read_text())["entries"]
+    assert entry["name"] == "Grace Hopper" and entry["revoked"] is None and len(entry["encodings"]) == 2
+
+
+def test_forget_deletes_the_encodings_revoke_keeps_them(tmp_path, photos):
+    roster = tmp_path / "roster.json"
+    _add(roster, "Grace Hopper", photos["hopper"])
+    _add(roster, "Eileen Collins", photos["astronaut"])
+    runner.invoke(app, ["consent", "revoke", "Eileen Collins", "--roster", str(roster)])
+    r = runner.invoke(app, ["consent", "forget", "grace hopper", "--roster", str(roster)])
+    assert r.exit_code == 0 and "Grace Hopper: entry and face encodings deleted" in r.stdout
+    entries = json.loads(roster.read_text())["entries"]
+    assert [e["name"] for e in entries] == ["Eileen Collins"] and entries[0]["revoked"] and entries[0]["encodings"]
+    assert stat.S_IMODE(os.stat(roster).st_mode) == 0o600
+
+
+def test_an_expiry_in_the_past_is_refused(tmp_path, photos):
+    roster = tmp_path / "roster.json"
+    r = _add(roster, "Grace Hopper", photos["hopper"], expires="2001-01-01")
+    assert r.exit_code == 2 and "that day has passed" in r.stderr and not roster.exists()
