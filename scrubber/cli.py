@@ -127,6 +127,9 @@ def check(
                                           "timings.")] = False,
     policy_file: PolicyOpt = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out file.")] = False,
+    roster_file: Annotated[Optional[Path], typer.Option(
+        "--roster", help="Consent roster for this check (default: the policy's 'roster', else the user's).",
+        dir_okay=False)] = None,
 ) -> None:
     """Check one photo before sharing it.
 
@@ -140,6 +143,10 @@ def check(
     from scrubber.report import result_record
 
     policy = _policy(policy_file)
+    if roster_file is not None:
+        from dataclasses import replace
+
+        policy = replace(policy, roster=str(roster_file))
     fmt = None
     if out is not None:
         fmt = OutputFormat.for_path(out)

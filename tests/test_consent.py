@@ -199,3 +199,12 @@ def test_an_expiry_in_the_past_is_refused(tmp_path, photos):
     roster = tmp_path / "roster.json"
     r = _add(roster, "Grace Hopper", photos["hopper"], expires="2001-01-01")
     assert r.exit_code == 2 and "that day has passed" in r.stderr and not roster.exists()
+
+
+def test_check_takes_a_roster(tmp_path, photos):
+    roster = tmp_path / "team-roster.json"
+    _add(roster, "Grace Hopper", photos["hopper"])
+    r = runner.invoke(app, ["check", str(SAMPLES / "group_photo.jpg"), "--json", "--roster", str(roster)])
+    assert "keep:face:consented" in json.loads(r.stdout)["reasons"]
+    r = runner.invoke(app, ["check", str(SAMPLES / "group_photo.jpg"), "--json"])
+    assert "keep:face:consented" not in json.loads(r.stdout)["reasons"]
