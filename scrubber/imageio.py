@@ -450,7 +450,7 @@ def load(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS, max_byte
                     frames.append(Frame(deep[0]))
                     hidden.extend(Frame(raw) for raw in deep[1:])
                     n_frames = 0
-                fast = _decode_jpeg(data, img) if n_frames == 1 and img.format == "JPEG" else None
+                fast = _decode_jpeg(data, img) if n_frames == 1 else None
                 if fast is not None:
                     orientation = img.getexif().get(0x0112, 1)
                     if orientation in _ORIENT and orientation != 1:

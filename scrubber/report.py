@@ -77,8 +77,9 @@ def summarize(results: list[Result], seconds: float, skipped: int = 0) -> Summar
     by_kind: Counter = Counter()
     for r in results:
         by_status[r.status.value] += 1
-        if faces(r):
-            by_kind["face"] += faces(r)
+        people = faces(r)
+        if people:
+            by_kind["face"] += people
         for d in r.detections:
             if d.kind is Kind.TEXT and "unreadable" in d.evidence:
                 by_kind["unreadable text line"] += 1

@@ -107,9 +107,7 @@ def verify(scrubber: "Scrubber", pixels: np.ndarray, regions: tuple[Region, ...]
     blurred = [r.box for r in regions if r.action is Action.BLUR]
 
     def destroyed(det: Detection) -> bool:
-        cx, cy = (det.box.x0 + det.box.x1) / 2, (det.box.y0 + det.box.y1) / 2
-        inside = any(b.x0 <= cx <= b.x1 and b.y0 <= cy <= b.y1 for b in blurred)
-        return inside and det.score < scrubber.policy.verify_face_score
+        return _centred_in(det.box, blurred) and det.score < scrubber.policy.verify_face_score
 
     found = [d for d in found if not (d.kind is Kind.FACE and (
         destroyed(d) or any(iou(d.box, k.box) > 0.3 for k in kept_faces)))]
@@ -129,25 +127,22 @@ def _not_our_blur(scrubber: "Scrubber", original: np.ndarray, found: list[Detect
     """Drop the faces found overlapping a blur we made, centred outside it, that the original
     does not show at that place (a face the first pass did not redact): they are the blur
     seen as a face, with the shoulders below it."""
-    def centred_in_blur(box: Box) -> bool:  # those the score decides (``destroyed``)
-        cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
-        return any(b.x0 <= cx <= b.x1 and b.y0 <= cy <= b.y1 for b in blurred)
-
     first = [d.box for d in detections if d.kind is Kind.FACE]
+    # those centred in a blur the detector's score decides (``destroyed`` in ``verify``)
     doubtful = [d for d in found if d.kind is Kind.FACE and any(_touch(d.box, b) for b in blurred)
-                and not centred_in_blur(d.box)]
+                and not _centred_in(d.box, blurred)]
     if not doubtful:
         return found
     height, width = original.shape[:2]
     # each crop scaled so the face in question is the size the detectors find best, as
     # ``_face_crops`` does: one small canvas, upright
-    areas = [(clip(grow(d.box, 0.5), width, height), min(3.0, max(0.05, FACE_PX / max(1, d.box.height))))
-             for d in doubtful]
+    areas = [(clip(grow(d.box, 0.5), width, height), _face_scale(d.box)) for d in doubtful]
     canvas, placed = _pack(original, areas, _face_canvas_width(areas))
     seen, _ = scrubber.find(Frame(canvas, upright=True), timings, kinds={Kind.FACE}, prefix="verify:original:")
     there = [u for u in (_unpack(d, placed) for d in seen) if u is not None
              and u.score >= scrubber.policy.face_threshold and not any(iou(u.box, b) > 0.3 for b in first)]
     return [d for d in found if d not in doubtful or any(iou(d.box, u.box) > 0.3 for u in there)]
+
 
 def reread(scrubber: "Scrubber", frame: Frame, regions: tuple[Region, ...], detections: tuple[Detection, ...],
            timings: dict[str, float]) -> tuple[list[Detection], list[str]]:
@@ -249,6 +244,17 @@ def _verify_areas(regions: tuple[Region, ...], width: int, height: int, whole: b
 FACE_PX = 112  # face height the re-check's crops are scaled to: the size YuNet and HOG find faces best at
 
 
+def _face_scale(face: Box, face_px: int = FACE_PX) -> float:
+    """The factor that makes ``face`` ``face_px`` tall (within 0.05-3)."""
+    return min(3.0, max(0.05, face_px / max(1, face.height)))
+
+
+def _centred_in(box: Box, areas: list[Box]) -> bool:
+    """Does ``box``'s centre lie in one of ``areas``?"""
+    cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
+    return any(a.x0 <= cx <= a.x1 and a.y0 <= cy <= a.y1 for a in areas)
+
+
 def _face_canvas_width(areas: list[tuple[Box, float]]) -> int:
     """Width of the canvas the scaled face crops ``areas`` are packed into: about square, and
     no wider than 960 px (YuNet's whole pass, so it shrinks nothing) unless a crop is: the
@@ -268,7 +274,7 @@ def _face_crops(regions: tuple[Region, ...], width: int, height: int,
         margin = max(24, int(0.6 * min(r.box.width, r.box.height)))
         crop = clip(grow(r.box, pixels=margin), width, height)
         if crop.area:
-            out.append((crop, min(3.0, max(0.05, face_px / max(1, r.box.height)))))
+            out.append((crop, _face_scale(r.box, face_px)))
     return out
 
 

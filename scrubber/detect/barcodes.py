@@ -169,9 +169,10 @@ class Barcodes:
         return out
 
     def _upright_bars(self, full: np.ndarray, pts: np.ndarray, back: float, gradient_deg: float):
-        """The patch ``pts`` (full-resolution points, each standing for ``back`` squared pixels) cut out with its edges' direction
-        ``gradient_deg`` made horizontal (bars upright). (its quadrilateral, (format, text) or
-        None) when it holds a row of bars, else None."""
+        """The patch ``pts`` (full-resolution points, each standing for ``back`` squared
+        pixels) cut out with its edges' direction ``gradient_deg`` made horizontal (bars
+        upright). (its quadrilateral, (format, text) or None) when it holds a row of bars,
+        else None."""
         import cv2
 
         (cx, cy), _, _ = cv2.minAreaRect(pts)

@@ -20,7 +20,8 @@ class PlateRecognizer(PatternRecognizer):
     PATTERNS = (
         Pattern("plate", r"\b(?=[A-Z0-9 \-]*[A-Z])(?=[A-Z0-9 \-]*\d)[A-Z0-9]{1,4}[ \-]?[A-Z0-9]{2,4}\b", 0.2),
         Pattern("plate-labelled", r"\b(?:plate|lic(?:ense|ence)?\s+(?:plate|no\.?|#))\s*[:#]?\s*([A-Z0-9][A-Z0-9 \-]{3,8}[A-Z0-9])\b", 0.85, group=1),
-        Pattern("plate-alone", rf"^[^A-Za-z0-9]*({_MIXED}[A-Z0-9]{{1,4}}(?:[ \-][A-Z0-9]{{1,4}}){{0,2}}|{_MIXED}[A-Z0-9]{{5,8}})[^A-Za-z0-9]*$", 0.6, group=1),
+        Pattern("plate-alone", rf"^[^A-Za-z0-9]*({_MIXED}[A-Z0-9]{{1,4}}(?:[ \-][A-Z0-9]{{1,4}}){{0,2}}"
+                               rf"|{_MIXED}[A-Z0-9]{{5,8}})[^A-Za-z0-9]*$", 0.6, group=1),
     )
     CONTEXT = ("plate", "license", "licence", "vehicle", "parking", "car", "tag", "reg")
 
