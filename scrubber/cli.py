@@ -20,20 +20,24 @@ import typer
 
 from scrubber import __version__
 
+HELP = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(
     name="scrubber",
     help="Find and remove patient identifiers (faces, text, barcodes) from workplace photos.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,  # plain help: typer's rich panels print a <bool> type beside every flag
+    context_settings=HELP,
 )
-policy_app = typer.Typer(help="Inspect the redaction policy.", no_args_is_help=True)
+policy_app = typer.Typer(help="Inspect the redaction policy.", no_args_is_help=True, rich_markup_mode=None,
+                         context_settings=HELP)
 app.add_typer(policy_app, name="policy")
 consent_app = typer.Typer(help="Consent roster: people who signed a photo release stay visible.",
-                          no_args_is_help=True)
+                          no_args_is_help=True, rich_markup_mode=None, context_settings=HELP)
 app.add_typer(consent_app, name="consent")
-audit_app = typer.Typer(help="The reviewers' audit log.", no_args_is_help=True)
+audit_app = typer.Typer(help="The reviewers' audit log.", no_args_is_help=True, rich_markup_mode=None,
+                        context_settings=HELP)
 app.add_typer(audit_app, name="audit")
 
 
@@ -118,74 +122,116 @@ def _policy(path: Optional[Path]):
 @app.command()
 @_guard
 def check(
-    photo: Annotated[Path, typer.Argument(help="The photo to check.")],
+    photos: Annotated[list[Path], typer.Argument(help="The photo(s) to check.", metavar="PHOTO")],
     out: Annotated[
         Optional[Path],
-        typer.Option("--out", "-o", help="Write the safe copy here (.jpg, .png or .webp) when the photo is shareable."),
+        typer.Option("--out", "-o", help="Where shareable photos go: a file (.jpg, .png or .webp) for one photo, "
+                     "or a folder (created if missing), where each safe copy keeps its photo's name."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object: verdict, reasons, detections, "
-                                          "timings.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per photo (a list for several): "
+                                          "verdict, reasons, detections, timings.")] = False,
     policy_file: PolicyOpt = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --out file.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing safe copies.")] = False,
     roster_file: Annotated[Optional[Path], typer.Option(
         "--roster", help="Consent roster for this check (default: the policy's 'roster', else the user's).",
         dir_okay=False)] = None,
 ) -> None:
-    """Check one photo before sharing it.
+    """Check photos before sharing them, and write the safe copies.
 
-    Exit status: 0 shareable (clean, or redacted and the safe copy written to --out); 1 PHI found and no --out given; 2 usage error; 3 blocked; 4 unreadable or internal error.
+    Examples:
+
+        scrubber check team.jpg --out team-safe.jpg
+
+        scrubber check IMG_0412.jpg IMG_0413.jpg --out ready/
+
+        scrubber check team.jpg --json
+
+    Exit status: 0 shareable (clean, or redacted and the safe copy written to --out); 1 PHI found and no --out given; 2 usage error; 3 blocked; 4 unreadable or internal error. With several photos, the highest of theirs.
     """
-    from scrubber import outputs
-    from scrubber.errors import ImageUnreadable
-    from scrubber.imageio import OutputFormat
+    from scrubber.imageio import IMAGE_EXTENSIONS, OutputFormat
+    from scrubber.names import NameScreen
     from scrubber.pipeline import Scrubber
-    from scrubber.policy import Status
     from scrubber.report import result_record
+    from scrubber.scan import plan_flat
+    from scrubber.workers import Job, run_job
 
     policy = _policy(policy_file)
     if roster_file is not None:
         from dataclasses import replace
 
         policy = replace(policy, roster=str(roster_file))
-    fmt = None
-    if out is not None:
-        fmt = OutputFormat.for_path(out)
-        if fmt is None:
-            _fail(f"{out}: the safe copy must end in .jpg, .jpeg, .png or .webp", Exit.USAGE)
-        if out.exists() and not overwrite:
-            _fail(f"{out}: already exists (use --overwrite to replace it)", Exit.USAGE)
-        if out.resolve() == photo.resolve():
-            _fail(f"{out}: the safe copy cannot replace the original", Exit.USAGE)
-    if not photo.exists():
-        raise ImageUnreadable(f"{photo}: no such file")
-    result = Scrubber(policy).process(photo, out_format=fmt)
-    if out is not None:
-        result = outputs.deliver(result, out, overwrite=overwrite)
+    if out is not None and not out.is_dir() and OutputFormat.for_path(out) is None and \
+            out.suffix.lower() in IMAGE_EXTENSIONS:
+        _fail(f"{out}: the safe copy must end in .jpg, .jpeg, .png or .webp", Exit.USAGE)
+    if out is None:
+        jobs = [Job(str(photo)) for photo in photos]
+    elif out.is_dir() or OutputFormat.for_path(out) is None:
+        if out.exists() and not out.is_dir():
+            _fail(f"{out}: exists and is not a folder; the safe copy must end in .jpg, .jpeg, .png or .webp",
+                  Exit.USAGE)
+        jobs = plan_flat(photos, out, NameScreen.for_policy(policy), overwrite)
+    elif len(photos) > 1:
+        _fail(f"{out}: several photos need a folder for --out (their safe copies keep their names)", Exit.USAGE)
+    else:
+        jobs = [Job(str(photos[0]), str(out), OutputFormat.for_path(out).value, overwrite=overwrite)]
+    for photo, job in zip(photos, jobs):
+        if job.out is None:
+            continue
+        if Path(job.out).exists() and not overwrite:
+            _fail(f"{job.out}: already exists (use --overwrite to replace it)", Exit.USAGE)
+        if Path(job.out).resolve() == photo.resolve():
+            _fail(f"{job.out}: the safe copy cannot replace the original", Exit.USAGE)
+    if out is not None and (out.is_dir() or OutputFormat.for_path(out) is None):
+        out.mkdir(parents=True, exist_ok=True)
+
+    scrubber = Scrubber(policy)
+    records, worst = [], Exit.OK
+    for photo, job in zip(photos, jobs):
+        result = run_job(scrubber, job)
+        code = _check_exit(result, job.out is not None)
+        worst = max(worst, code)
+        if as_json:
+            records.append(result_record(result) | {"exit_code": int(code)})
+        else:
+            _say_checked(photo, result, job.out is not None)
+        _warn_checked(photo, result, job.out is not None)
+    if as_json:
+        typer.echo(json.dumps(records[0] if len(records) == 1 else records, indent=1))
+    raise typer.Exit(worst)
+
+
+def _check_exit(result, asked_out: bool) -> Exit:
+    from scrubber.policy import Status
 
     if result.error:
-        code = Exit.FAILED
-    elif result.status is Status.BLOCKED:
-        code = Exit.BLOCKED
-    elif result.status is Status.REDACTED and out is None:
-        code = Exit.PHI_FOUND
-    else:
-        code = Exit.OK
+        return Exit.FAILED
+    if result.status is Status.BLOCKED:
+        return Exit.BLOCKED
+    if result.status is Status.REDACTED and not asked_out:
+        return Exit.PHI_FOUND
+    return Exit.OK
 
-    if as_json:
-        typer.echo(json.dumps(result_record(result) | {"exit_code": int(code)}, indent=1))
-    else:
-        from scrubber.words import explain
 
-        reasons = ", ".join(result.reasons) or "nothing found"
-        target = f" -> {result.output}" if result.output else ""
-        typer.echo(f"{photo}: {result.status.value} ({reasons}){target}")
-        for line in explain(result, result.output, out is not None):
-            typer.echo(f"  {line}")
+def _say_checked(photo: Path, result, asked_out: bool) -> None:
+    """``check``'s lines for one photo: the verdict with its reasons, then plain words."""
+    from scrubber.policy import Status
+    from scrubber.words import explain
+
+    reasons = ", ".join(result.reasons) or "nothing found"
+    target = f" -> {result.output}" if result.output else ""
+    typer.echo(f"{photo}: {result.status.value} ({reasons}){target}")
+    for line in explain(result, result.output, asked_out):
+        typer.echo(f"  {line}")
+
+
+def _warn_checked(photo: Path, result, asked_out: bool) -> None:
+    """``check``'s one line on stderr for a photo that could not be read or holds PHI unwritten."""
+    from scrubber.policy import Status
+
     if result.error:
         typer.echo(f"scrubber: error: {result.error}", err=True)
-    elif result.status is Status.REDACTED and out is None:
-        typer.echo("scrubber: PHI found: give --out SAFE.jpg to write a redacted copy", err=True)
-    raise typer.Exit(code)
+    elif result.status is Status.REDACTED and not asked_out:
+        typer.echo(f"scrubber: PHI found in {photo}: give --out SAFE.jpg to write a redacted copy", err=True)
 
 
 # ---------------------------------------------------------------- scan
@@ -194,7 +240,7 @@ def check(
 @app.command()
 @_guard
 def scan(
-    folder: Annotated[Path, typer.Argument(help="Folder of photos.", exists=True, file_okay=False)],
+    folder: Annotated[Path, typer.Argument(help="Folder of photos.", metavar="FOLDER", exists=True, file_okay=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for safe copies and report.json/report.csv.")],
     workers: Annotated[
         int, typer.Option("--workers", "-w", min=0, help="Worker processes (with --cluster local: the cluster's); 0 means one per core.")
@@ -210,7 +256,11 @@ def scan(
         "--cluster", help="Run on Dask: tcp://HOST:8786 (a running scheduler; FOLDER and --out on a filesystem "
         "every worker sees) or local[:N] (N worker processes here). Needs scrubber[cluster].")] = None,
 ) -> None:
-    """Scan a folder of photos into safe copies plus report.json and report.csv.
+    """Scan a folder of photos into safe copies plus report.html, report.json and report.csv.
+
+    Example:
+
+        scrubber scan "Nurses Week 2026" --out "Nurses Week 2026 - safe"
 
     Shareable copies (clean and redacted) are written under --out mirroring the folder; a blocked photo is never copied.
 
@@ -295,7 +345,7 @@ def _print_summary(summary, report: Path) -> None:
 @app.command()
 @_guard
 def watch(
-    inbox: Annotated[Path, typer.Argument(help="Folder staff drop photos into (may be on an SMB/NFS share).",
+    inbox: Annotated[Path, typer.Argument(help="Folder staff drop photos into (may be on an SMB/NFS share).", metavar="INBOX",
                                           file_okay=False)],
     ready: Annotated[Path, typer.Option("--ready", help="Folder for safe copies (may be on the share).",
                                         file_okay=False)],
@@ -314,6 +364,10 @@ def watch(
                                           "scan (a writer that paused) is scanned again.")] = 30.0,
 ) -> None:
     """Watch INBOX (polling: no change notifications over SMB/NFS) and publish safe copies.
+
+    Example:
+
+        scrubber watch /srv/share/to-post --ready /srv/share/ready --hold /var/lib/scrubber/hold
 
     A file is taken once its size and mtime held over two polls and --min-age passed. Safe copies go to READY; blocked photos to HOLD/review and non-images to HOLD/rejected, each with a JSON of reasons; every original ends in HOLD/originals. SIGTERM/SIGINT finish the current file and exit 0. State: HOLD/.scrubber/state.db; log: HOLD/logs/watch.log.
     """
@@ -350,8 +404,14 @@ def watch(
 
 @app.command("status")
 @_guard
-def watch_status(hold: Annotated[Path, typer.Argument(help="The watcher's HOLD folder.", file_okay=False)]) -> None:
-    """Print a watcher's counts per outcome, unfinished files, inbox backlog and last activity."""
+def watch_status(hold: Annotated[Path, typer.Argument(help="The watcher's HOLD folder.", metavar="HOLD",
+                                                      file_okay=False)]) -> None:
+    """Print a watcher's counts per outcome, unfinished files, inbox backlog and last activity.
+
+    Example:
+
+        scrubber status /var/lib/scrubber/hold
+    """
     from scrubber.watch import status
 
     st = status(hold)
@@ -405,22 +465,68 @@ def _faces_in(photo: Path, least: float = 0.6):
 
 
 def _plain(faces: list[list], least: float = 0.8) -> list:
-    """The faces plainly there, for enrolment: those YuNet finds at ``least`` or more. dlib's
-    HOG takes round things for faces (an astronaut's mission patch, 0.9) and YuNet's
-    small-face level scores textures up to 0.6 (her glove, in a 2400-px copy)."""
-    return [g[0] for g in faces if any(d.source == "faces-yunet" and d.score >= least for d in g)]
+    """The faces plainly there, for enrolment, numbered from the left: those YuNet finds at
+    ``least`` or more. dlib's HOG takes round things for faces (an astronaut's mission patch,
+    0.9) and YuNet's small-face level scores textures up to 0.6 (her glove, in a 2400-px copy)."""
+    plain = [g[0] for g in faces if any(d.source == "faces-yunet" and d.score >= least for d in g)]
+    return sorted(plain, key=lambda d: (d.box.x0, d.box.y0))
+
+
+def _where(faces: list, image) -> str:
+    """``1: upper left, 212 px tall; 2: ...`` for the faces numbered as ``--face`` counts them."""
+    from scrubber.words import place
+
+    return "; ".join(f"{i}: {place(d.box, image.width, image.height)}, {d.box.height} px tall"
+                     for i, d in enumerate(faces, 1))
+
+
+def _numbered_preview(pixels, faces: list, dest: Path) -> None:
+    """A JPEG of ``pixels`` (no metadata) with each face boxed and numbered as ``--face`` counts."""
+    import cv2
+
+    from scrubber import outputs
+    from scrubber.imageio import OutputFormat, encode
+
+    out = pixels.copy()
+    thick = max(2, out.shape[1] // 400)
+    for i, d in enumerate(faces, 1):
+        cv2.rectangle(out, (d.box.x0, d.box.y0), (d.box.x1, d.box.y1), (255, 200, 0), thick)
+        size = max(0.8, d.box.height / 60)
+        (tw, th), _ = cv2.getTextSize(str(i), cv2.FONT_HERSHEY_SIMPLEX, size, thick)
+        y = d.box.y0 - thick if d.box.y0 > th + 2 * thick else d.box.y1 + th + thick
+        cv2.rectangle(out, (d.box.x0, y - th - thick), (d.box.x0 + tw + 2 * thick, y + thick), (255, 200, 0), -1)
+        cv2.putText(out, str(i), (d.box.x0 + thick, y), cv2.FONT_HERSHEY_SIMPLEX, size, (0, 0, 0), thick)
+    outputs.write(encode(out, OutputFormat.JPEG), dest, overwrite=True)
 
 
 @consent_app.command("add")
 @_guard
 def consent_add(
-    name: Annotated[str, typer.Argument(help="The person's name as it should appear in reports.")],
-    photos: Annotated[list[Path], typer.Argument(help="One or more photos, each showing exactly one face.")],
+    name: Annotated[str, typer.Argument(help="The person's name as it should appear in reports.", metavar="NAME")],
+    photos: Annotated[list[Path], typer.Argument(help="One or more photos of the person.", metavar="PHOTO")],
     expires: Annotated[Optional[str], typer.Option("--expires", help="Last day of consent, YYYY-MM-DD.")] = None,
     note: Annotated[str, typer.Option("--note", help="Free text, e.g. where the signed release is filed.")] = "",
+    face: Annotated[Optional[int], typer.Option("--face", min=1, help="In a photo of several people: the number "
+                                                "of the face to enrol (numbered from the left; see --preview).")]
+    = None,
+    preview: Annotated[Optional[Path], typer.Option("--preview", dir_okay=False, help="Write a copy of the first "
+                                                    "photo with its faces numbered (JPEG) and enrol nobody.")]
+    = None,
     roster_file: RosterOpt = None,
 ) -> None:
-    """Enrol a person from photos that each show exactly one face. Only encodings are stored."""
+    """Enrol a person from photos of them. Only face encodings are stored, never the photos.
+
+    A photo showing several people needs --face N: the command lists the faces it found, numbered
+    from the left, and --preview FILE draws those numbers on a copy of the photo.
+
+    Examples:
+
+        scrubber consent add "Grace Hopper" grace.jpg --expires 2027-12-31 --note "release in HR file 114"
+
+        scrubber consent add "Grace Hopper" team.jpg --preview faces.jpg
+
+        scrubber consent add "Grace Hopper" team.jpg --face 2
+    """
     import datetime as dt
 
     from scrubber.consent import ConsentError, encode_face
@@ -435,15 +541,26 @@ def consent_add(
     if roster.warning and roster.path.exists():
         raise ConsentError(f"{roster.path}: the roster is unreadable; fix or move it before enrolling (it would be "
                            "overwritten)")
+    if preview is not None:
+        image, faces = _faces_in(photos[0])
+        _numbered_preview(image.frames[0].pixels, _plain(faces), preview)
+        typer.echo(f"{preview}: {len(_plain(faces))} face(s) numbered; enrol one with --face N")
+        return
     encodings = []
     for photo in photos:
         image, faces = _faces_in(photo)
-        if len(_plain(faces)) != 1:
-            raise ConsentError(f"{photo}: {len(faces)} faces found; enrol from photos that show exactly one face")
         faces = _plain(faces)
-        if faces[0].box.height < 80:
-            raise ConsentError(f"{photo}: the face is {faces[0].box.height} px tall; at least 80 px are needed")
-        enc = encode_face(image.frames[0].pixels, faces[0].box)
+        if not faces:
+            raise ConsentError(f"{photo}: no face found; enrol from photos that show the person's face")
+        if face is None and len(faces) > 1:
+            raise ConsentError(f"{photo}: {len(faces)} faces found ({_where(faces, image)}); pick one with "
+                               "--face N (--preview FILE draws the numbers)")
+        if face is not None and face > len(faces):
+            raise ConsentError(f"{photo}: --face {face}, but {len(faces)} face(s) were found ({_where(faces, image)})")
+        chosen = faces[(face or 1) - 1]
+        if chosen.box.height < 80:
+            raise ConsentError(f"{photo}: the face is {chosen.box.height} px tall; at least 80 px are needed")
+        enc = encode_face(image.frames[0].pixels, chosen.box)
         if enc is None:
             raise ConsentError(f"{photo}: the face could not be encoded")
         encodings.append(enc)
@@ -456,7 +573,12 @@ def consent_add(
 @consent_app.command("list")
 @_guard
 def consent_list(roster_file: RosterOpt = None) -> None:
-    """List roster entries with their status (active, expired, revoked)."""
+    """List roster entries with their status (active, expired, revoked).
+
+    Example:
+
+        scrubber consent list
+    """
     import datetime as dt
 
     roster = _roster(roster_file)
@@ -469,12 +591,14 @@ def consent_list(roster_file: RosterOpt = None) -> None:
 
 @consent_app.command("revoke")
 @_guard
-def consent_revoke(name: Annotated[str, typer.Argument(help="The roster entry to revoke.")],
+def consent_revoke(name: Annotated[str, typer.Argument(help="The roster entry to revoke.", metavar="NAME")],
                    roster_file: RosterOpt = None) -> None:
     """Withdraw a person's consent: from now on their face is obscured like everyone else's.
     The entry and its face encodings stay in the roster, for the record (see forget).
 
-    Example: scrubber consent revoke "Grace Hopper"
+    Example:
+
+        scrubber consent revoke "Grace Hopper"
     """
     roster = _roster(roster_file).revoke(name)
     roster.save()
@@ -483,11 +607,13 @@ def consent_revoke(name: Annotated[str, typer.Argument(help="The roster entry to
 
 @consent_app.command("forget")
 @_guard
-def consent_forget(name: Annotated[str, typer.Argument(help="The roster entry to delete.")],
+def consent_forget(name: Annotated[str, typer.Argument(help="The roster entry to delete.", metavar="NAME")],
                    roster_file: RosterOpt = None) -> None:
     """Delete a person's entry and face encodings from the roster (revoke keeps them).
 
-    Example: scrubber consent forget "Grace Hopper"
+    Example:
+
+        scrubber consent forget "Grace Hopper"
     """
     roster = _roster(roster_file)
     who = roster.entry(name).name
@@ -498,9 +624,14 @@ def consent_forget(name: Annotated[str, typer.Argument(help="The roster entry to
 
 @consent_app.command("check")
 @_guard
-def consent_check(photo: Annotated[Path, typer.Argument(help="The photo to check.")],
+def consent_check(photo: Annotated[Path, typer.Argument(help="The photo to check.", metavar="PHOTO")],
                   roster_file: RosterOpt = None, policy_file: PolicyOpt = None) -> None:
-    """Show who in a photo is on the roster, with distances, and which faces would stay visible."""
+    """Show who in a photo is on the roster, with distances, and which faces would stay visible.
+
+    Example:
+
+        scrubber consent check team.jpg
+    """
     from scrubber.consent import encode_face
 
     policy = _policy(policy_file)
@@ -523,7 +654,7 @@ def consent_check(photo: Annotated[Path, typer.Argument(help="The photo to check
 @app.command()
 @_guard
 def serve(
-    hold: Annotated[Path, typer.Argument(help="The watcher's HOLD folder (photos held in HOLD/review).",
+    hold: Annotated[Path, typer.Argument(help="The watcher's HOLD folder (photos held in HOLD/review).", metavar="HOLD",
                                          file_okay=False)],
     host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port (0 picks a free one).")] = 8765,
@@ -537,7 +668,16 @@ def serve(
     check_timeout: Annotated[float, typer.Option("--check-timeout", min=1, help="Per-request scan limit "
                                                  "(seconds) for /v1/check.")] = 60.0,
 ) -> None:
-    """Serve the review queue and POST /v1/check on HOST:PORT; prints a URL carrying a fresh access token."""
+    """Serve the review queue, a "Check a photo" page and POST /v1/check on HOST:PORT.
+
+    Prints a URL carrying a fresh access token; open it in a browser.
+
+    Examples:
+
+        scrubber serve /var/lib/scrubber/hold --ready /srv/share/ready
+
+        curl -H "Authorization: Bearer TOKEN" -F file=@team.jpg http://127.0.0.1:8765/v1/check
+    """
     import ipaddress
     import secrets
     import socket
@@ -582,9 +722,14 @@ def serve(
 
 @audit_app.command("verify")
 @_guard
-def audit_verify(hold: Annotated[Path, typer.Argument(help="The HOLD folder holding audit.jsonl.",
+def audit_verify(hold: Annotated[Path, typer.Argument(help="The HOLD folder holding audit.jsonl.", metavar="HOLD",
                                                       file_okay=False)]) -> None:
-    """Check the audit log's hash chain. Exit 0 intact, 3 broken."""
+    """Check the audit log's hash chain. Exit 0 intact, 3 broken.
+
+    Example:
+
+        scrubber audit verify /var/lib/scrubber/hold
+    """
     from scrubber import audit
 
     result = audit.verify(hold)
@@ -601,7 +746,12 @@ def audit_verify(hold: Annotated[Path, typer.Argument(help="The HOLD folder hold
 @policy_app.command("show")
 @_guard
 def policy_show(policy_file: PolicyOpt = None) -> None:
-    """Print the effective policy as TOML (built-in defaults overlaid with --policy)."""
+    """Print the effective policy as TOML (built-in defaults overlaid with --policy).
+
+    Example:
+
+        scrubber policy show --policy clinic.toml
+    """
     typer.echo(_policy(policy_file).to_toml(), nl=False)
 
 

@@ -58,13 +58,24 @@ def plan(folder: Path, files: list[Path], out: Path, screen: "NameScreen | None"
     Two inputs never share an output, even on a case-insensitive share: ``photo.png`` and
     ``photo.bmp`` give ``photo.png`` and ``photo_bmp.png``; a file never lands where a mirrored
     folder must be (``a.bmp`` beside a folder ``a.png/``), then ``-1``, ``-2``..."""
+    return _named_jobs([(path, path.relative_to(folder).as_posix()) for path in files], out, screen, overwrite)
+
+
+def plan_flat(files: list[Path], out: Path, screen: "NameScreen | None" = None,
+              overwrite: bool = False) -> list[Job]:
+    """As ``plan``, for photos from anywhere (``scrubber check A.jpg B.png --out DIR``): every
+    safe copy goes straight into ``out`` under its photo's screened file name."""
+    return _named_jobs([(path, path.name) for path in files], out, screen, overwrite)
+
+
+def _named_jobs(files: list[tuple[Path, str]], out: Path, screen: "NameScreen | None",
+                overwrite: bool) -> list[Job]:
     from scrubber.imageio import sha256_file
     from scrubber.names import NameScreen
 
     screen = screen or NameScreen((), keep=True)
     named = []
-    for path in files:
-        rel = path.relative_to(folder).as_posix()
+    for path, rel in files:
         safe = screen.screen(rel)
         ext = OutputFormat.for_source(named_format(path) or "PNG").extension
         sha = None

@@ -70,7 +70,11 @@ def why_blocked(result: Result) -> list[str]:
     """Why a blocked photo was blocked and what the person can do, one sentence per cause."""
     out = []
     reasons = result.reasons
-    if result.error:
+    if result.error and "No such file" in result.error:
+        out.append("There is no file by that name: check the name and the folder.")
+    elif result.error and "Permission denied" in result.error:
+        out.append("You may not read this file: copy it somewhere you can, or ask whoever owns it.")
+    elif result.error:
         out.append("The file could not be read as a photo: check that it opens, or export it again as JPEG.")
     if any(r.startswith("surface-too-large") for r in reasons):
         out.append("A record (a chart, a screen, a whiteboard or a label) fills much of the photo: do not post "

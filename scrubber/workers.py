@@ -35,9 +35,10 @@ from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from scrubber import outputs
 from scrubber.errors import ScrubberError
 from scrubber.imageio import OutputFormat
-from scrubber.pipeline import Result
+from scrubber.pipeline import Result, Scrubber
 from scrubber.policy import Policy, Status
 
 
@@ -74,6 +75,15 @@ def stopped(job: Job, reason: str, why: str, seconds: float = 0.0) -> Result:
 # ---------------------------------------------------------------- the child
 
 
+def run_job(scrubber: Scrubber, job: Job) -> Result:
+    """Scan ``job.source`` with ``scrubber`` here, and write a shareable result where the job says."""
+    result = scrubber.process(Path(job.source), out_format=OutputFormat(job.fmt) if job.fmt else None,
+                              display=job.display)
+    if job.out:
+        result = outputs.deliver(result, Path(job.out), overwrite=job.overwrite, same_ok=job.same_ok)
+    return result
+
+
 def _die_with_parent(parent: int, every_s: float = 0.5) -> None:
     """End this process as soon as ``parent`` is gone (checked every ``every_s``); a result
     nobody will read is not written either."""
@@ -99,8 +109,6 @@ def _child(fd: int, parent: int) -> None:
     import cv2
 
     cv2.setNumThreads(1)
-    from scrubber import outputs
-    from scrubber.pipeline import Scrubber
 
     try:
         scrubbers = {False: Scrubber(policy)}
@@ -120,11 +128,7 @@ def _child(fd: int, parent: int) -> None:
             return
         if job.review not in scrubbers:
             scrubbers[job.review] = Scrubber(policy.for_review())
-        result = scrubbers[job.review].process(
-            Path(job.source), out_format=OutputFormat(job.fmt) if job.fmt else None, display=job.display)
-        if job.out:
-            result = outputs.deliver(result, Path(job.out), overwrite=job.overwrite, same_ok=job.same_ok)
-        conn.send(replace(result, data=None))
+        conn.send(replace(run_job(scrubbers[job.review], job), data=None))
 
 
 def _resident_mb(pid: int) -> float:

@@ -163,3 +163,64 @@ def test_dash_h_shows_the_help(args):
 def test_a_folder_given_to_check_points_to_scan(tmp_path):
     r = runner.invoke(app, ["check", str(SAMPLES)])
     assert r.exit_code == 4 and "a folder, not a photo" in r.stderr and "scrubber scan" in r.stderr
+
+
+COMMANDS = [["check"], ["scan"], ["watch"], ["status"], ["serve"], ["consent", "add"], ["consent", "list"],
+            ["consent", "check"], ["consent", "revoke"], ["consent", "forget"], ["audit", "verify"],
+            ["policy", "show"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_teaches_by_example_and_flags_show_no_type(command):
+    r = runner.invoke(app, [*command, "--help"], terminal_width=100)
+    assert r.exit_code == 0
+    assert "Example" in r.stdout and f"scrubber {' '.join(command)} " in r.stdout
+    assert "<bool>" not in r.stdout
+
+
+def test_check_takes_several_photos_into_an_out_folder(tmp_path):
+    out = tmp_path / "ready"
+    r = _run("check", SAMPLES / "banner_clean_text.jpg", SAMPLES / "wristband.jpg", "--out", out,
+             "--policy", CLINIC_POLICY)
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in out.iterdir()) == ["banner_clean_text.jpg", "wristband.jpg"]
+    assert f"{SAMPLES / 'banner_clean_text.jpg'}: clean" in r.stdout
+    assert f"{SAMPLES / 'wristband.jpg'}: redacted" in r.stdout
+    # a name that holds an identifier is not the safe copy's name; --json gives one object per photo
+    named = tmp_path / "Smith_John_MRN00482913.jpg"
+    named.write_bytes((SAMPLES / "group_photo.jpg").read_bytes())
+    r = _run("check", named, SAMPLES / "wristband.jpg", "--out", out, "--json")
+    assert r.exit_code == 2 and "wristband.jpg: already exists" in r.stderr  # nothing was scanned
+    r = _run("check", named, SAMPLES / "empty_room.jpg", "--out", out, "--json")
+    docs = json.loads(r.stdout)
+    assert [d["verdict"] for d in docs] == ["redacted", "clean"] and r.exit_code == 0
+    assert "Smith" not in docs[0]["output"] and (out / "empty_room.jpg").exists()
+
+
+def test_several_photos_exit_with_the_worst_verdict_and_need_a_folder(tmp_path):
+    r = _run("check", SAMPLES / "banner_clean_text.jpg", SAMPLES / "wristband.jpg", "--policy", CLINIC_POLICY)
+    assert r.exit_code == 1  # one photo holds PHI and there is no --out
+    r = _run("check", SAMPLES / "wristband.jpg", tmp_path / "missing.jpg", "--out", tmp_path / "o")
+    assert r.exit_code == 4 and (tmp_path / "o" / "wristband.jpg").exists()
+    assert "missing.jpg: blocked (unreadable)" in r.stdout and "There is no file by that name" in r.stdout
+    r = _run("check", SAMPLES / "wristband.jpg", SAMPLES / "empty_room.jpg", "--out", tmp_path / "one.jpg")
+    assert r.exit_code == 2 and "several photos need a folder for --out" in r.stderr
+
+
+def test_a_photo_that_may_not_be_read_exits_4_with_one_line(tmp_path, monkeypatch):
+    import os
+
+    photo = tmp_path / "locked.jpg"
+    photo.write_bytes((SAMPLES / "wristband.jpg").read_bytes())
+    real_open = os.open
+
+    def denied(path, *args, **kwargs):  # the fault: tests run as root here, where chmod 000 is no bar
+        if str(path) == str(photo):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", denied)
+    r = runner.invoke(app, ["check", str(photo)])
+    assert r.exit_code == 4 and "Traceback" not in r.output
+    assert r.stderr.strip() == f"scrubber: error: {photo}: cannot read file (Permission denied)"
+    assert "You may not read this file" in r.stdout

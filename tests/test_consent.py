@@ -62,14 +62,36 @@ def test_enrol_stores_encodings_only_with_mode_0600(tmp_path, photos):
     assert "Grace Hopper\tactive\t1 encoding(s)\texpires 2099-01-01" in r.stdout
 
 
-@pytest.mark.parametrize("sample, count", [("group_photo.jpg", 4), ("empty_room.jpg", 0)])
-def test_photos_without_exactly_one_face_are_refused(tmp_path, sample, count):
+@pytest.mark.parametrize("sample, message", [
+    ("group_photo.jpg", "3 faces found (1: middle left, 172 px tall; 2: centre, 219 px tall; 3: middle right, "
+                        "178 px tall); pick one with --face N (--preview FILE draws the numbers)"),
+    ("empty_room.jpg", "no face found; enrol from photos that show the person's face"),
+])
+def test_photos_without_exactly_one_face_need_a_choice(tmp_path, sample, message):
     roster = tmp_path / "roster.json"
     r = _add(roster, "Somebody", SAMPLES / sample)
     assert r.exit_code == 2
-    assert r.stderr.strip() == (f"scrubber: error: {SAMPLES / sample}: {count} faces found; enrol from photos "
-                                "that show exactly one face")
+    assert r.stderr.strip() == f"scrubber: error: {SAMPLES / sample}: {message}"
     assert not roster.exists()
+
+
+def test_a_face_is_picked_from_a_group_photo_by_its_number_on_the_preview(tmp_path):
+    roster, preview = tmp_path / "roster.json", tmp_path / "faces.jpg"
+    r = _add(roster, "Grace Hopper", SAMPLES / "group_photo.jpg", preview=str(preview))
+    assert r.exit_code == 0 and "3 face(s) numbered" in r.stdout and not roster.exists()
+    drawn = np.asarray(Image.open(preview).convert("RGB")).astype(int)
+    plain = np.asarray(Image.open(SAMPLES / "group_photo.jpg").convert("RGB")).astype(int)
+    x0, y0, x1, y1 = truth("group_photo.jpg")["faces"][1]  # Grace Hopper, the centre face: number 2
+    assert np.abs(drawn - plain)[y0:y1, x0:x1].max() > 100  # her box is drawn
+    r = _add(roster, "Grace Hopper", SAMPLES / "group_photo.jpg", face="4")
+    assert r.exit_code == 2 and "--face 4, but 3 face(s) were found" in r.stderr
+    r = _add(roster, "Grace Hopper", SAMPLES / "group_photo.jpg", face="2")
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["consent", "check", str(SAMPLES / "group_photo.jpg"), "--roster", str(roster)])
+    (kept,) = [line for line in r.stdout.splitlines() if "KEEP visible" in line]
+    assert "nearest: Grace Hopper" in kept
+    x0, y0, x1, y1 = json.loads(kept[kept.index("["):kept.index("]") + 1])
+    assert box_iou((x0, y0, x1, y1), truth("group_photo.jpg")["faces"][1]) > 0.3
 
 
 def test_consenting_face_stays_visible_and_every_other_face_is_obscured(tmp_path, photos):
