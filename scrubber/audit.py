@@ -17,6 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 GENESIS = "0" * 64
 _lock = threading.Lock()
@@ -126,15 +127,44 @@ def verify(hold: Path) -> ChainCheck:
     return ChainCheck(True, len(raw_lines))
 
 
-def decisions(hold: Path) -> dict[str, dict]:
-    """The latest decision per held file."""
+def _records(hold: Path) -> Iterator[dict]:
     path = log_path(hold)
-    out: dict[str, dict] = {}
     if path.exists():
         for raw in path.read_bytes().splitlines():
             try:
                 record = json.loads(raw)
             except ValueError:
                 continue
-            out[record["file"]] = record
+            if isinstance(record, dict) and "file" in record:
+                yield record
+
+
+def decisions(hold: Path) -> dict[str, dict]:
+    """The latest decision per held file."""
+    return {record["file"]: record for record in _records(hold)}
+
+
+def published(hold: Path, item_id: str, sha256: str) -> dict | None:
+    """The decision that already published this held file (approve or release), if any."""
+    return next((r for r in _records(hold) if r["file"] == item_id and r.get("sha256") == sha256
+                 and r.get("action") in ("approve", "release")), None)
+
+
+def held_items(hold: Path) -> list[tuple[str, Path]]:
+    """The photos held for review, as (item id, path): each regular file in ``HOLD/review``
+    beside its JSON sidecar (never a link). The item id is its path inside ``HOLD/review``."""
+    folder = Path(hold) / "review"
+    out = []
+    for sidecar in sorted(folder.rglob("*.json")):
+        held = sidecar.with_suffix("")
+        if held.is_file() and not held.is_symlink():
+            out.append((held.relative_to(folder).as_posix(), held))
     return out
+
+
+def queue_counts(hold: Path) -> tuple[int, int]:
+    """(waiting for a decision, decided) among the held photos: what the review queue shows."""
+    done = decisions(hold)
+    items = held_items(hold)
+    decided = sum(item_id in done for item_id, _ in items)
+    return len(items) - decided, decided

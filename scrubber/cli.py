@@ -241,7 +241,8 @@ def _warn_checked(photo: Path, result, asked_out: bool) -> None:
 @_guard
 def scan(
     folder: Annotated[Path, typer.Argument(help="Folder of photos.", metavar="FOLDER", exists=True, file_okay=False)],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for safe copies and report.json/report.csv.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for safe copies and the reports (report.html, "
+                                      "report.json, report.csv).")],
     workers: Annotated[
         int, typer.Option("--workers", "-w", min=0, help="Worker processes (with --cluster local: the cluster's); 0 means one per core.")
     ] = 0,
@@ -271,8 +272,10 @@ def scan(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from dataclasses import replace
+
     from scrubber import scan as batch
-    from scrubber.report import summarize, write_reports
+    from scrubber.report import summarize, write_html, write_reports
 
     from rich.markup import escape
 
@@ -285,7 +288,8 @@ def scan(
     if (out / "report.json").exists() and not overwrite:
         _fail(f"{out}: already holds a report from an earlier scan (use --overwrite or another --out)", Exit.USAGE)
     files, skipped = batch.discover(folder, recursive)
-    jobs = batch.plan(folder, files, out, NameScreen.for_policy(policy), overwrite=overwrite)
+    jobs = [replace(job, preview=REPORT_PREVIEW_PX)
+            for job in batch.plan(folder, files, out, NameScreen.for_policy(policy), overwrite=overwrite)]
     console = Console(stderr=True)
     start = time.perf_counter()
     with contextlib.ExitStack() as stack:
@@ -314,11 +318,14 @@ def scan(
             results = execute(advance) if jobs else []
     summary = summarize(results, time.perf_counter() - start, skipped)
     json_path, _ = write_reports(results, summary, out, overwrite=True)
-    _print_summary(summary, json_path)
+    _print_summary(summary, json_path, write_html(results, summary, out, overwrite=True))
     raise typer.Exit(Exit.OK if summary.failed == 0 else Exit.FAILED)
 
 
-def _print_summary(summary, report: Path) -> None:
+REPORT_PREVIEW_PX = 480  # the longer side of report.html's previews (shown about 360 px wide, inline)
+
+
+def _print_summary(summary, report: Path, page: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -331,12 +338,13 @@ def _print_summary(summary, report: Path) -> None:
     table.add_row("not processed (unreadable / not written)", str(summary.failed))
     table.add_row("other files skipped", str(summary.skipped))
     for kind, n in summary.by_kind.items():
-        table.add_row(f"detections: {kind}", str(n))
+        table.add_row(f"found: {kind}", str(n))
     table.add_row("seconds", f"{summary.seconds:.1f}")
     table.add_row("images/s", f"{summary.per_second:.2f}")
     console = Console(width=100)
     console.print(table)
     console.print(f"report: {report}")
+    console.print(f"open in a browser: {page}")
 
 
 # ---------------------------------------------------------------- watch
@@ -423,6 +431,7 @@ def watch_status(hold: Annotated[Path, typer.Argument(help="The watcher's HOLD f
     typer.echo(f"inbox: {st.inbox or '?'}")
     for outcome, n in sorted(st.outcomes.items()):
         typer.echo(f"  {outcome:10s} {n}")
+    typer.echo(f"review queue: {st.review[0]} waiting for a decision, {st.review[1]} decided")
     typer.echo(f"unfinished: {st.unfinished}")
     typer.echo(f"backlog in inbox: {'?' if st.backlog is None else st.backlog}")
     last = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(st.last_activity)) if st.last_activity else "never"

@@ -59,6 +59,10 @@ class OutputFormat(StrEnum):
     def extension(self) -> str:
         return {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}[self.value]
 
+    @property
+    def mime(self) -> str:
+        return {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}[self.value]
+
     @classmethod
     def for_source(cls, source_format: str) -> "OutputFormat":
         """JPEG, HEIC and AVIF become JPEG, WebP stays WebP, every lossless format becomes PNG."""

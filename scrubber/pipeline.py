@@ -44,6 +44,8 @@ class Result:
     notes: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
     data: bytes | None = field(default=None, repr=False, compare=False)  # the verified safe copy
+    residuals: tuple[Detection, ...] = ()  # what the re-check still found in the redacted copy that blocked it
+    preview: bytes | None = field(default=None, repr=False, compare=False)  # a small redacted JPEG, when asked for
 
     @property
     def processed(self) -> bool:
@@ -199,7 +201,8 @@ class Scrubber:
             # what the first pass missed (a neighbour's face in a crop, a line a fill left) is
             # redacted too and the copy checked again; only what stays after the rounds blocks
             if repair == self.policy.repair_rounds or not residual.repairable or not residual.found:
-                return self._done(name, _blocked(verdict, residual.reasons), detections, base, timings, t0)
+                return self._done(name, _blocked(verdict, residual.reasons), detections, base, timings, t0,
+                                  residuals=residual.found)
             detections.extend(replace(d, evidence=d.evidence + (f"repair:{repair + 1}",)) for d in residual.found)
             base["notes"] = tuple(n for n in base["notes"] if not n.startswith("repaired:")) + (
                 f"repaired:{repair + 1}",)
@@ -211,10 +214,10 @@ class Scrubber:
         return self._done(name, verdict, detections, base, timings, t0, data=data)
 
     @staticmethod
-    def _done(name, verdict: Verdict, detections, base, timings, t0, data=None) -> Result:
+    def _done(name, verdict: Verdict, detections, base, timings, t0, data=None, residuals=()) -> Result:
         timings["total"] = time.perf_counter() - t0
         return Result(name, verdict.status, verdict.reasons, tuple(detections), data=data,
-                      timings={k: round(v, 4) for k, v in timings.items()}, **base)
+                      timings={k: round(v, 4) for k, v in timings.items()}, residuals=tuple(residuals), **base)
 
 
 def _blocked(verdict: Verdict, reasons: tuple[str, ...]) -> Verdict:

@@ -27,6 +27,7 @@ import os
 import tempfile
 import threading
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -35,12 +36,14 @@ from fastapi import FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from scrubber import audit, outputs
+from scrubber import audit, outputs, preview, words
 from scrubber.errors import ImageUnreadable, OutputExists
 from scrubber.imageio import IMAGE_EXTENSIONS, OutputFormat, decode_own, encode, load, sha256_file
+from scrubber.marks import marks
 from scrubber.names import NameScreen
 from scrubber.pipeline import Result
 from scrubber.policy import Policy, Status
+from scrubber.report import from_record, result_record
 from scrubber.state import inside
 from scrubber.workers import Job, Pool
 
@@ -50,19 +53,11 @@ CONTENT_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp
                  "image/gif": ".gif", "image/bmp": ".bmp", "image/heic": ".heic", "image/heif": ".heif"}
 
 
-# reasons that mean the scan never finished: there is no redacted copy to show or approve
-UNSCANNED = ("timeout", "worker-crashed", "memory-limit", "internal-error", "worker-failed", "detector-error",
-             "recognizer-error", "verify:detector-error", "verify:recognizer-error", "unreadable", "too-large",
-             "not-an-image", "sidecar-unreadable", "sidecar-missing")
-
-
 def fully_scanned(info: dict) -> bool:
     """Did the held photo's scan finish (every detector ran)? A missing or unreadable sidecar
     says nothing, so it is no."""
     reasons = info.get("reasons")
-    if not isinstance(reasons, list) or not reasons:
-        return False
-    return not any(str(r) == u or str(r).startswith(u + ":") for r in reasons for u in UNSCANNED)
+    return isinstance(reasons, list) and preview.fully_scanned(reasons)
 
 
 class Review:
@@ -81,12 +76,8 @@ class Review:
     def items(self) -> list[dict]:
         done = audit.decisions(self.hold)
         out = []
-        for sidecar in sorted(self.folder.rglob("*.json")):
-            held = sidecar.with_suffix("")
-            if not held.is_file() or held.is_symlink():
-                continue
+        for item_id, held in audit.held_items(self.hold):
             info = self.info(held)
-            item_id = held.relative_to(self.folder).as_posix()
             out.append({"id": item_id, "quoted": quote(item_id), "name": self.display(held), "info": info,
                         "reasons": info.get("reasons") or [], "decision": done.get(item_id),
                         "scanned": fully_scanned(info)})
@@ -154,22 +145,30 @@ def _placeholder(text: str, width: int = 640) -> np.ndarray:
     return px
 
 
-def _with_boxes(pixels: np.ndarray, detections: list) -> np.ndarray:
-    """Labelled boxes of the sidecar's detections drawn on a redacted preview."""
-    import cv2
+CHECK_PREVIEW_PX = 1200  # the longer side of the check page's redacted picture
 
-    out = pixels.copy()
-    width = out.shape[1]
-    for d in detections:
-        try:
-            x0, y0, x1, y1 = (int(v) for v in d["box"])
-            label = f"{d['kind']}{':' + d['label'] if d.get('label') else ''} {float(d['score']):.2f}"
-        except (KeyError, TypeError, ValueError):
-            continue
-        cv2.rectangle(out, (x0, y0), (x1, y1), (255, 40, 40), max(2, width // 400))
-        cv2.putText(out, label, (x0, max(12, y0 - 6)), cv2.FONT_HERSHEY_SIMPLEX, max(0.5, width / 1600),
-                    (255, 40, 40), max(1, width // 800))
-    return out
+
+@dataclass(frozen=True)
+class Checked:
+    """An uploaded image's scan: the result, its screened name and the safe copy's bytes; or
+    why it was refused before any scan, with the HTTP status to answer."""
+
+    result: Result | None = None
+    name: str = ""
+    copy: bytes | None = None
+    refused: str | None = None
+    status: int = 200
+
+
+def _data_url(data: bytes | None, mime: str) -> str | None:
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}" if data else None
+
+
+def _safe_name(display: str, fmt: OutputFormat) -> str:
+    """The download's file name: the upload's screened name (masked where it held an identifier,
+    then only its letters, digits, dots, dashes and underscores) with ``-safe``."""
+    stem = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in Path(display).stem.replace("*", ""))
+    return f"{stem.strip('._') or 'photo'}-safe{fmt.extension}"
 
 
 def _jpeg(pixels: np.ndarray, max_side: int) -> bytes:
@@ -198,9 +197,10 @@ class Checker:
             return self._pool
 
     def scan(self, source: Path, out: Path | None, fmt: OutputFormat | None = None, display: str | None = None,
-             review: bool = False) -> Result:
+             review: bool = False, preview: int = 0) -> Result:
         fmt = fmt or (OutputFormat.JPEG if out else None)
-        job = Job(str(source), str(out) if out else None, fmt.value if fmt else None, display, review)
+        job = Job(str(source), str(out) if out else None, fmt.value if fmt else None, display, review,
+                  preview=preview)
         return self.start().submit(job).result()
 
     def close(self) -> None:
@@ -209,12 +209,12 @@ class Checker:
 
 
 class UploadLimit:
-    """ASGI middleware: a POST to ``path`` may carry at most ``limit`` bytes of body. A larger
+    """ASGI middleware: a POST to one of ``paths`` may carry at most ``limit`` bytes of body. A larger
     Content-Length is refused before anything is read; a body that runs past the limit is
     refused as soon as it does (nothing past it is read or spooled)."""
 
-    def __init__(self, app, limit: int, path: str = "/v1/check"):
-        self.app, self.limit, self.path = app, limit, path
+    def __init__(self, app, limit: int, paths: tuple[str, ...] = ("/v1/check", "/check")):
+        self.app, self.limit, self.paths = app, limit, paths
 
     async def _refuse(self, send) -> None:
         body = json.dumps({"error": f"upload larger than {self.limit} bytes"}).encode()
@@ -224,7 +224,7 @@ class UploadLimit:
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in self.paths:
             return await self.app(scope, receive, send)
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.limit:
@@ -257,8 +257,10 @@ def create_app(hold: Path, token: str, ready: Path | None = None, policy: Policy
     policy = policy or Policy()
     checker = Checker(policy, check_timeout_s)
     review = Review(hold, ready, policy, checker)
+    deciding = threading.Lock()
     csrf = hmac.new(token.encode(), b"csrf", hashlib.sha256).hexdigest()
     env = Environment(loader=PackageLoader("scrubber", "templates"), autoescape=select_autoescape(["html"]))
+    env.globals["done_words"] = {"approve": "approved", "reject": "rejected", "release": "released"}
     from contextlib import asynccontextmanager
 
     @asynccontextmanager
@@ -271,10 +273,15 @@ def create_app(hold: Path, token: str, ready: Path | None = None, policy: Policy
     app.state.checker = checker
     app.add_middleware(UploadLimit, limit=max_upload + 1024 * 1024)  # the form's own bytes on top
     css = (Path(__file__).parent / "templates" / "style.css").read_text()
+    script = (Path(__file__).parent / "templates" / "check.js").read_text()
 
     @app.get("/static/style.css", include_in_schema=False)
     def style():
         return Response(css, media_type="text/css")
+
+    @app.get("/static/check.js", include_in_schema=False)
+    def check_script():
+        return Response(script, media_type="text/javascript")
 
     def authorised(request: Request) -> bool:
         given = request.query_params.get("token") or request.cookies.get(COOKIE) or ""
@@ -296,7 +303,8 @@ def create_app(hold: Path, token: str, ready: Path | None = None, policy: Policy
         if request.query_params.get("token"):
             response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
         response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Content-Security-Policy"] = "default-src 'self'; img-src 'self'; style-src 'self'"
+        if "content-security-policy" not in response.headers:
+            response.headers["Content-Security-Policy"] = "default-src 'self'; img-src 'self'; style-src 'self'"
         response.headers["Referrer-Policy"] = "same-origin"  # (no-referrer would make Chrome send Origin: null)
         return response
 
@@ -312,7 +320,9 @@ def create_app(hold: Path, token: str, ready: Path | None = None, policy: Policy
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def queue(request: Request):
-        return page("queue.html", request, items=review.items(), ready=review.ready)
+        items = review.items()
+        return page("queue.html", request, items=items, ready=review.ready,
+                    waiting=sum(not it["decision"] for it in items))
 
     @app.post("/reviewer", include_in_schema=False)
     def set_reviewer(name: str = Form(""), csrf_token: str = Form("", alias="csrf")):
@@ -326,27 +336,24 @@ def create_app(hold: Path, token: str, ready: Path | None = None, policy: Policy
         return response
 
     @app.get("/item/{item_id:path}", response_class=HTMLResponse, include_in_schema=False)
-    def item(item_id: str, request: Request, boxes: bool = False):
+    def item(item_id: str, request: Request):
         held = review.path(item_id)
         if held is None:
             return refuse("No such held photo.", 404)
         info = review.info(held)
+        scanned, held_result = fully_scanned(info), from_record(info)
         return page("item.html", request, id=item_id, quoted=quote(item_id), name=review.display(held), info=info,
-                    boxes=boxes, decision=audit.decisions(review.hold).get(item_id), ready=review.ready,
-                    scanned=fully_scanned(info))
+                    marks=marks(held_result) if scanned else [], width=held_result.width, height=held_result.height,
+                    decision=audit.decisions(review.hold).get(item_id), ready=review.ready, scanned=scanned,
+                    todo=words.why_blocked(held_result))
 
     @app.get("/thumb/{item_id:path}", include_in_schema=False)
-    def thumb(item_id: str, size: int = 320, boxes: bool = False):
+    def thumb(item_id: str, size: int = 320):
         held = review.path(item_id)
         if held is None:
             return Response(status_code=404)
         data, why = review.preview(held)
-        if data is None:
-            pixels = _placeholder(why)
-        else:
-            pixels = decode_own(data)
-            if boxes:
-                pixels = _with_boxes(pixels, review.info(held).get("detections") or [])
+        pixels = _placeholder(why) if data is None else decode_own(data)
         return Response(_jpeg(pixels, min(max(size, 64), 1600)), media_type="image/jpeg")
 
     @app.post("/item/{item_id:path}/decide", include_in_schema=False)
@@ -365,6 +372,15 @@ def create_app(hold: Path, token: str, ready: Path | None = None, policy: Policy
         name = review.display(held)
         if action in ("approve", "release") and review.ready is None:
             return refuse("No READY folder: start the server with --ready READY to approve or release.", 400)
+        with deciding:  # one decision at a time: a double click must not publish twice
+            return _decide(item_id, held, sha, name, action, reason, confirm, reviewer)
+
+    def _decide(item_id: str, held: Path, sha: str, name: str, action: str, reason: str, confirm: str,
+                reviewer: str):
+        earlier = audit.published(review.hold, item_id, sha)
+        if action in ("approve", "release") and earlier:
+            return refuse(f"{name} was already published ({earlier['action']} by {earlier['reviewer']} at "
+                          f"{earlier['time']}): nothing was published again.", 409)
         if action == "approve":
             data, why = review.preview(held)
             if data is None:
@@ -399,31 +415,63 @@ def create_app(hold: Path, token: str, ready: Path | None = None, policy: Policy
                          422: {"description": "Unreadable image or missing field"}})
     def check(file: UploadFile = File(..., description="The image"),
               image: bool = Query(False, description="Also return the redacted image, base64-encoded")):
-        from scrubber.report import result_record
+        checked = scan_upload(file, keep_copy=image)
+        if checked.refused:
+            return JSONResponse({"error": checked.refused}, status_code=checked.status)
+        record = result_record(checked.result) | {"path": checked.name}
+        record.pop("output", None)
+        if checked.copy is not None:
+            record["image"] = base64.b64encode(checked.copy).decode()
+            record["image_type"] = "image/jpeg"
+        return JSONResponse(record, status_code=checked.status)
 
+    def scan_upload(file: UploadFile, keep_copy: bool, fmt: OutputFormat | None = None,
+                    preview_px: int = 0) -> "Checked":
+        """Scan an uploaded image in a temporary folder that is gone before the answer is sent."""
         data = file.file.read(max_upload + 1)
         if len(data) > max_upload:
-            return JSONResponse({"error": f"upload larger than {max_upload} bytes"}, status_code=413)
+            return Checked(refused=f"upload larger than {max_upload} bytes", status=413)
         ctype = (file.content_type or "").split(";")[0].strip().lower()
         ext = Path(file.filename or "").suffix.lower()
         if ctype not in CONTENT_TYPES and not (ctype == "application/octet-stream" and ext in IMAGE_EXTENSIONS):
-            return JSONResponse({"error": f"content type '{ctype or 'none'}' is not an image type "
-                                          f"({', '.join(CONTENT_TYPES)})"}, status_code=415)
+            return Checked(refused=f"content type '{ctype or 'none'}' is not an image type "
+                                   f"({', '.join(CONTENT_TYPES)})", status=415)
         if ext not in IMAGE_EXTENSIONS:
             ext = CONTENT_TYPES.get(ctype, ".jpg")
-        display = review.screen.screen(Path(file.filename or "upload").name or "upload").display
+        name = review.screen.screen(Path(file.filename or "upload").name or "upload").display
         with tempfile.TemporaryDirectory(prefix="scrubber-check-") as tmp:
             src = Path(tmp) / f"upload{ext}"
             src.write_bytes(data)
-            out = Path(tmp) / "safe.jpg" if image else None
-            record = result_record(checker.scan(src, out, display=display))
-            record["path"] = display
-            if out is not None and record.get("output") and out.exists():
-                record["image"] = base64.b64encode(out.read_bytes()).decode()
-                record["image_type"] = "image/jpeg"
-            record.pop("output", None)
-        status = 422 if record.get("error") and record.get("reasons", [""])[0] in (
-            "unreadable", "too-large") else 200
-        return JSONResponse(record, status_code=status)
+            fmt = fmt or OutputFormat.JPEG
+            out = Path(tmp) / f"safe{fmt.extension}" if keep_copy else None
+            result = checker.scan(src, out, fmt, display=name, preview=preview_px)
+            copy = out.read_bytes() if out is not None and result.output and out.exists() else None
+        status = 422 if result.error and result.reasons[:1] in (("unreadable",), ("too-large",)) else 200
+        return Checked(result, name, copy, status=status)
+
+    # ------------------------------------------------------------ check a photo in the browser
+
+    @app.get("/check", response_class=HTMLResponse, include_in_schema=False)
+    def check_page(request: Request):
+        return page("check.html", request, checked=None)
+
+    @app.post("/check", response_class=HTMLResponse, include_in_schema=False)
+    def check_upload(request: Request, file: UploadFile = File(...), csrf_token: str = Form("", alias="csrf")):
+        if not hmac.compare_digest(csrf_token, csrf):
+            return refuse("This form has expired or came from another site. Reload the page and try again.")
+        fmt = OutputFormat.for_path(Path(file.filename or "")) or OutputFormat.JPEG
+        checked = scan_upload(file, keep_copy=True, fmt=fmt, preview_px=CHECK_PREVIEW_PX)
+        if checked.refused:
+            return page("check.html", request, checked=None, refused=checked.refused)
+        result = checked.result
+        shown = {"verdict": words.verdict(result), "status": result.status.value, "name": checked.name,
+                 "lines": words.explain(result, None, True), "marks": marks(result),
+                 "width": result.width, "height": result.height,
+                 "preview": _data_url(result.preview, "image/jpeg"),
+                 "safe_copy": _data_url(checked.copy, fmt.mime), "filename": _safe_name(checked.name, fmt)}
+        response = page("check.html", request, checked=shown)
+        response.headers["Content-Security-Policy"] = ("default-src 'self'; img-src 'self' data:; style-src 'self'")
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     return app

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Callable
 
-from scrubber import outputs
+from scrubber import audit, outputs
 from scrubber.errors import ScrubberError
 from scrubber.imageio import IMAGE_EXTENSIONS, OutputFormat, fsync_dir, named_format, open_regular, sha256_file
 from scrubber.names import NameScreen, escape
@@ -432,7 +432,8 @@ class Watcher:
                                  tmp_prefix=self.tmp_prefix, max_bytes=self.policy.max_bytes * 4)
         sidecar = {"file": rel, "sha256": sha, "outcome": outcome, "held_copy": copy.name,
                    "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")} | {
-            k: record.get(k) for k in ("verdict", "reasons", "error", "detections", "timings")}
+            k: record.get(k) for k in ("verdict", "reasons", "error", "width", "height", "detections", "residuals",
+                                       "timings")}
         outputs.write((json.dumps(sidecar, indent=1) + "\n").encode(), copy.with_name(copy.name + ".json"),
                       overwrite=True, private=True, tmp_prefix=self.tmp_prefix)
         self.state.update(row_id, stage="written")
@@ -590,6 +591,7 @@ class WatchStatus:
     inbox: str | None
     running: tuple[str, str] | None = None  # (pid, host) of the watcher running now
     last_poll: float | None = None
+    review: tuple[int, int] = (0, 0)  # held photos (waiting for a decision, decided): as the review queue counts
 
 
 def status(hold: Path) -> WatchStatus:
@@ -614,4 +616,5 @@ def status(hold: Path) -> WatchStatus:
             backlog += sum(not is_temporary(f) and os.path.isfile(os.path.join(root, f))
                            and not os.path.islink(os.path.join(root, f)) for f in files)
     last_poll = float(meta["last_poll"]) if meta.get("last_poll") else None
-    return WatchStatus(outcomes, unfinished, backlog, last, inbox, lock_owner(hold), last_poll)
+    return WatchStatus(outcomes, unfinished, backlog, last, inbox, lock_owner(hold), last_poll,
+                       audit.queue_counts(hold))

@@ -31,7 +31,7 @@ def place(box: Box, width: int, height: int) -> str:
     return "centre" if row == "middle" and not col else f"{row} {col}".strip() if col else f"{row} middle"
 
 
-def _listed(items: list[str]) -> str:
+def listed(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
@@ -59,11 +59,27 @@ def found(result: Result) -> list[str]:
             one, several = IDENTIFIERS.get(label or "", (f"an identifier ({label})", f"identifiers ({label})"))
             return one if n == 1 else f"{n} {several}"
 
-        out.append(f"{_listed([words(label, n) for label, n in labels.items()])} filled")
+        out.append(f"{listed([words(label, n) for label, n in labels.items()])} filled")
     unread = [d for d in dets if d.kind is Kind.TEXT and "unreadable" in d.evidence]
     if unread and any(r.startswith("fill:text") for r in result.reasons):
         out.append(f"{len(unread)} line{'s' * (len(unread) > 1)} of text nobody could read filled")
     return out
+
+
+def tally(by_kind: dict[str, int]) -> str:
+    """A scan's counts per kind (``report.Summary.by_kind``) in words: "5 faces, a screen and
+    2 names"."""
+    kinds = {"face": ("a face", "faces"), "barcode": ("a barcode", "barcodes"),
+             "unreadable text line": ("a line of text nobody could read", "lines of text nobody could read")}
+    kinds |= {"screen": ("a screen", "screens"), "document": ("a document or label", "documents or labels"),
+              "whiteboard": ("a whiteboard", "whiteboards"), "wristband": ("a wristband", "wristbands")}
+    parts = []
+    for key, n in by_kind.items():
+        kind, _, label = key.partition(":")
+        one, several = IDENTIFIERS.get(label, (f"an identifier ({label})", f"identifiers ({label})")) \
+            if kind == "identifier" else kinds.get(key, (key, key))
+        parts.append(one if n == 1 else f"{n} {several}")
+    return listed(parts) if parts else ""
 
 
 def why_blocked(result: Result) -> list[str]:
@@ -77,13 +93,21 @@ def why_blocked(result: Result) -> list[str]:
     elif result.error:
         out.append("The file could not be read as a photo: check that it opens, or export it again as JPEG.")
     if any(r.startswith("surface-too-large") for r in reasons):
-        out.append("A record (a chart, a screen, a whiteboard or a label) fills much of the photo: do not post "
-                   "it; if the record is only in the background, crop it out and check again.")
-    if any(r.startswith("verify:") for r in reasons):
-        out.append("Something was still found after redacting: send the photo for review (scrubber serve) or "
-                   "crop out the part with people or text and check again.")
+        kinds = [SURFACES[k] for k in SURFACES if any(d.kind is k for d in result.detections)]
+        what = listed(kinds) if kinds else "a record (a chart, a screen, a whiteboard or a label)"
+        out.append(f"The photo is a close-up of {what}: do not post it. If it is only in the background, crop it "
+                   "out and check again.")
+    if any(r.startswith("verify:residual:face") for r in reasons):
+        out.append("A face was still found after blurring: send the photo for review (scrubber serve), or crop "
+                   "out the people at the edges and check again.")
+    elif any(r.startswith("verify:") for r in reasons):
+        out.append("Something was still found after redacting: send the photo for review (scrubber serve), or "
+                   "crop out the part with the text and check again.")
     for r in reasons:
-        if r.startswith("block:"):
+        if r == "block:face":
+            out.append("The policy does not allow faces: add the people who signed a photo release to the consent "
+                       "roster (scrubber consent add), or ask whoever set the policy.")
+        elif r.startswith("block:"):
             out.append(f"The policy blocks photos showing {r.split(':')[1]}s: ask whoever set the policy.")
     if any(r.startswith(("detector-error", "recognizer-error", "internal-error", "worker-crashed")) for r in reasons):
         out.append("A detector failed on this photo, so it was not fully checked: try again, and report it if it "
@@ -93,6 +117,15 @@ def why_blocked(result: Result) -> list[str]:
     if any(r.startswith("multi-frame") for r in reasons):
         out.append("The file holds several pictures: save the one you want to post as a single photo.")
     return out or ["It could not be shown safe: send it for review (scrubber serve)."]
+
+
+def verdict(result: Result) -> str:
+    """The verdict as a person says it."""
+    if result.status is Status.BLOCKED:
+        return "Could not be read: nothing written" if result.error else "Blocked: do not post"
+    if result.status is Status.REDACTED:
+        return "Redacted: post the safe copy"
+    return "Nothing found: ready to post"
 
 
 def explain(result: Result, wrote: str | None, asked_out: bool) -> list[str]:

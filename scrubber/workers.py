@@ -60,6 +60,7 @@ class Job:
     review: bool = False
     overwrite: bool = False
     same_ok: bool = False
+    preview: int = 0  # > 0: the result carries a redacted preview this many px on its longer side
 
     @property
     def name(self) -> str:
@@ -79,6 +80,10 @@ def run_job(scrubber: Scrubber, job: Job) -> Result:
     """Scan ``job.source`` with ``scrubber`` here, and write a shareable result where the job says."""
     result = scrubber.process(Path(job.source), out_format=OutputFormat(job.fmt) if job.fmt else None,
                               display=job.display)
+    if job.preview:
+        from scrubber.preview import preview
+
+        result = replace(result, preview=preview(result, Path(job.source), scrubber.policy, job.preview))
     if job.out:
         result = outputs.deliver(result, Path(job.out), overwrite=job.overwrite, same_ok=job.same_ok)
     return result

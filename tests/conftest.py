@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -82,3 +83,39 @@ def frame_of(name: str):
 
 def rgb(name: str) -> np.ndarray:
     return frame_of(name).pixels
+
+
+needs_browser = pytest.mark.skipif(
+    not shutil.which("chromium") or not shutil.which("chromedriver"),
+    reason="Debian chromium and chromium-driver are installed by .ci/run")
+
+
+def browser(downloads: Path | None = None):
+    """Debian's Chromium, headless, through Selenium; files it downloads go to ``downloads``."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--window-size=1400,1000", "--allow-file-access-from-files"):
+        opts.add_argument(arg)
+    if downloads is not None:
+        opts.add_experimental_option("prefs", {"download.default_directory": str(downloads),
+                                               "download.prompt_for_download": False})
+    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=opts)
+    if downloads is not None:
+        driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    # a click that submits a form returns before the next page has loaded: every lookup waits
+    # for its element (CI once looked for the decision on the page being left, under load)
+    driver.implicitly_wait(10)
+    return driver
+
+
+def screenshot(driver, name: str) -> None:
+    """Save the page to $SCRUBBER_SCREENSHOTS/name when that is set (``make screenshots``)."""
+    import os
+
+    if os.environ.get("SCRUBBER_SCREENSHOTS"):
+        driver.save_screenshot(os.path.join(os.environ["SCRUBBER_SCREENSHOTS"], name))

@@ -3,8 +3,10 @@ CLI with real models, and the leak checks on what it wrote."""
 
 from __future__ import annotations
 
+import base64
 import difflib
 import hashlib
+import io
 import json
 import os
 import re
@@ -19,7 +21,7 @@ from typer.testing import CliRunner
 from scrubber.cli import app
 from scrubber.imageio import metadata_problems
 from scrubber.scan import discover, plan
-from tests.conftest import CLINIC_POLICY, SAMPLES, all_truths, box_iou
+from tests.conftest import CLINIC_POLICY, SAMPLES, all_truths, box_iou, browser, needs_browser, screenshot
 
 runner = CliRunner()
 
@@ -149,6 +151,8 @@ def test_reports_hold_no_phi_text(scanned):
             strings += [row["path"], row["reasons"], row["error"], re.sub(r"@[\d,]+:[\d.]+", "", row["detections"])]
     text = "\n".join(strings)
     assert "Garcia" not in text and "G*****" in text  # masked forms are there
+    page = (scanned["out"] / "report.html").read_text()  # the page says kinds, never text
+    text += re.sub(r'data:image/jpeg;base64,[^"]+|<header>.*?</header>', "", page, flags=re.S)  # (its date)
     for truth in all_truths():
         for ident in truth["identifiers"]:
             for token in re.findall(r"[A-Za-z]{3,}|\d{4,}", ident["text"]):
@@ -293,3 +297,58 @@ def test_overwrite_removes_the_earlier_safe_copy_of_a_photo_now_blocked(tmp_path
     assert report["banner.jpg"]["verdict"] == "blocked" and "earlier-output-removed" in report["banner.jpg"]["notes"]
     assert not (out / "banner.jpg").exists() and (out / "room.jpg").exists()
     assert os.path.islink(out / "elsewhere.jpg")  # nothing but the photo's own earlier copy is touched
+
+
+@needs_browser
+def test_the_report_page_shows_each_photo_with_what_was_found_and_what_to_do(scanned):
+    from selenium.webdriver.common.by import By
+
+    out, report = scanned["out"], scanned["report"]
+    assert f"open in a browser: {out / 'report.html'}" in scanned["result"].stdout.replace("\n", "")
+    driver = browser()
+    try:
+        driver.get((out / "report.html").as_uri())
+        verdicts = report["summary"]["verdicts"]
+        for verdict, n in verdicts.items():
+            assert driver.find_element(By.ID, f"count-{verdict}").text.startswith(str(n))
+        cards = driver.find_elements(By.CSS_SELECTOR, ".cards > li")
+        assert len(cards) == report["summary"]["images"]
+        for img in driver.find_elements(By.CSS_SELECTOR, ".cards img"):  # every preview loads
+            assert driver.execute_script("return arguments[0].naturalWidth", img) > 0
+        by_name = {c.find_element(By.TAG_NAME, "h2").text: c for c in cards}
+        group = by_name["group_photo.jpg"]
+        assert "Redacted: post the safe copy" in group.text
+        assert [li.text for li in group.find_elements(By.CSS_SELECTOR, "ol.found li")] == ["Face"] * 4
+        assert len(group.find_elements(By.CSS_SELECTOR, "svg.marks rect.box.face")) == 4
+        link = group.find_element(By.PARTIAL_LINK_TEXT, "group_photo.jpg").get_attribute("href")
+        assert link.startswith("file://") and Path(link[7:]).is_file()
+        board = by_name["whiteboard_census.jpg"]
+        assert "Blocked: do not post" in board.text
+        assert "close-up of a whiteboard: do not post it" in board.find_element(By.CLASS_NAME, "todo").text
+        assert board.find_elements(By.PARTIAL_LINK_TEXT, "whiteboard_census") == []
+        screenshot(driver, "scan-report.png")
+        driver.find_element(By.CSS_SELECTOR, "label[for=show-blocked]").click()  # the filter
+        shown = [c for c in cards if c.is_displayed()]
+        assert len(shown) == verdicts["blocked"] and all("Blocked" in c.text for c in shown)
+        driver.find_element(By.CSS_SELECTOR, "label[for=show-all]").click()
+        assert all(c.is_displayed() for c in cards)
+    finally:
+        driver.quit()
+
+
+def test_a_blocked_photos_preview_is_redacted_never_the_original(scanned):
+    """The whiteboard census is blocked; its card shows the board filled, not the census, and
+    the page is the only file beside the safe copies that holds a picture of it."""
+    record = scanned["by_path"]["whiteboard_census.jpg"]
+    (board,) = [d for d in record["detections"] if d["kind"] == "whiteboard"]
+    page = (scanned["out"] / "report.html").read_text()
+    data = re.search(r'<img src="data:image/jpeg;base64,([^"]+)" alt="Redacted preview of whiteboard_census.jpg"',
+                     page).group(1)
+    preview = Image.open(io.BytesIO(base64.b64decode(data))).convert("L")
+    original = Image.open(SAMPLES / "whiteboard_census.jpg").convert("L").resize(preview.size)
+    scale = preview.size[0] / record["width"]
+    x0, y0, x1, y1 = (round(v * scale) for v in board["box"])
+    dx, dy = (x1 - x0) // 5, (y1 - y0) // 5  # the middle of the board (its fill is a tilted polygon)
+    inside = np.asarray(preview, float)[y0 + dy : y1 - dy, x0 + dx : x1 - dx]
+    was = np.asarray(original, float)[y0 + dy : y1 - dy, x0 + dx : x1 - dx]
+    assert inside.std() < 3 and np.abs(inside - was).mean() > 40

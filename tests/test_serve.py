@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 from scrubber.imageio import metadata_problems
-from tests.conftest import CLINIC_POLICY, ROOT, SAMPLES
+from tests.conftest import CLINIC_POLICY, ROOT, SAMPLES, browser, needs_browser, screenshot
 
 
 def _start(hold: Path, *args: str):
@@ -160,32 +160,14 @@ def held(tmp_path_factory):
     return root
 
 
-def _browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--window-size=1400,1000"):
-        opts.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=opts)
-    # a click that submits a form returns before the next page has loaded: every lookup waits
-    # for its element (CI once looked for the decision on the page being left, under load)
-    driver.implicitly_wait(10)
-    return driver
-
-
-@pytest.mark.skipif(not shutil.which("chromium") or not shutil.which("chromedriver"),
-                    reason="Debian chromium and chromium-driver are installed by .ci/run")
+@needs_browser
 def test_reviewer_approves_rejects_and_releases_in_a_browser(held, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
     hold, ready = held / "hold", held / "ready"
     proc, base, token = _start(hold, "--ready", str(ready))
-    driver = _browser()
+    driver = browser()
     try:
         driver.get(f"{base}/?token={token}")
         assert "Held photos" in driver.title
@@ -197,20 +179,31 @@ def test_reviewer_approves_rejects_and_releases_in_a_browser(held, tmp_path):
         assert len(cards) == 3
         for img in driver.find_elements(By.CSS_SELECTOR, ".queue img"):  # thumbnails load
             assert driver.execute_script("return arguments[0].naturalWidth", img) > 0
-        if os.environ.get("SCRUBBER_SCREENSHOTS"):
-            driver.save_screenshot(os.path.join(os.environ["SCRUBBER_SCREENSHOTS"], "review-queue.png"))
+        assert "3 waiting for a decision, 0 decided" in driver.find_element(By.CLASS_NAME, "tally").text
+        screenshot(driver, "review-queue.png")
 
         def open_item(filename):
             driver.get(f"{base}/item/{filename}")
             assert filename in driver.find_element(By.TAG_NAME, "h1").text
 
         open_item("group_photo.jpg")
-        driver.find_element(By.LINK_TEXT, "Show detections as labelled boxes").click()
-        assert "boxes=true" in driver.find_element(By.CSS_SELECTOR, "figure img").get_attribute("src")
-        if os.environ.get("SCRUBBER_SCREENSHOTS"):
-            driver.save_screenshot(os.path.join(os.environ["SCRUBBER_SCREENSHOTS"], "review-decision.png"))
+        # one numbered box per person, the numbers listed in words, no two tags on top of each other
+        found = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "ol.found li")]
+        assert found == ["Face"] * 4
+        tags = [t.rect for t in driver.find_elements(By.CSS_SELECTOR, "svg.marks rect.tag")]
+        assert len(tags) == 4 and len(driver.find_elements(By.CSS_SELECTOR, "svg.marks rect.box.face")) == 4
+        assert not any(a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"] and
+                       a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]
+                       for i, a in enumerate(tags) for b in tags[i + 1:])
+        assert "add the people who signed a photo release to the consent roster" in \
+            driver.find_element(By.CLASS_NAME, "todo").text
+        screenshot(driver, "review-decision.png")
         driver.find_element(By.ID, "approve").click()
         assert "Decision: approve by Dana Reyes" in driver.find_element(By.CLASS_NAME, "decision").text
+        # a second approval (a double click, another tab) publishes nothing more
+        driver.get(f"{base}/item/group_photo.jpg")
+        driver.find_element(By.ID, "approve").click()
+        assert "was already published (approve by Dana Reyes" in driver.find_element(By.CLASS_NAME, "message").text
 
         open_item("wristband.jpg")
         driver.find_element(By.ID, "reject-reason").send_keys("patient wristband: do not post")
@@ -227,6 +220,10 @@ def test_reviewer_approves_rejects_and_releases_in_a_browser(held, tmp_path):
         driver.find_element(By.ID, "release-confirm").send_keys("sideways_exif.jpg")
         driver.find_element(By.ID, "release").click()
         assert "Decision: release" in driver.find_element(By.CLASS_NAME, "decision").text
+        driver.get(f"{base}/")
+        assert "0 waiting for a decision, 3 decided" in driver.find_element(By.CLASS_NAME, "tally").text
+        statuses = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".queue .status")]
+        assert sorted(statuses) == ["approved by Dana Reyes", "rejected by Dana Reyes", "released by Dana Reyes"]
     finally:
         driver.quit()
         _stop(proc)
@@ -247,6 +244,9 @@ def test_reviewer_approves_rejects_and_releases_in_a_browser(held, tmp_path):
     from scrubber.imageio import load
 
     assert DlibFaces().detect(load(ready / "group_photo.jpg").frames[0]) == ()
+    r = subprocess.run([sys.executable, "-m", "scrubber", "status", str(hold)], capture_output=True, text=True,
+                       cwd=ROOT)
+    assert "review queue: 0 waiting for a decision, 3 decided" in r.stdout  # as the queue page says
 
 
 def test_cross_site_form_posts_are_refused(held):
@@ -271,3 +271,86 @@ def test_cross_site_form_posts_are_refused(held):
     finally:
         _stop(proc)
     assert (log.read_text() if log.exists() else "") == before  # nothing was recorded
+
+
+def test_approving_without_a_ready_folder_answers_with_a_page_not_an_error(held):
+    """Started without --ready, an approval answers 400 with a page saying how to start it."""
+    hold = held / "hold"
+    proc, base, token = _start(hold)
+    try:
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        page = opener.open(f"{base}/?token={token}", timeout=10).read().decode()
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
+        opener.open(urllib.request.Request(f"{base}/reviewer", data=f"name=Dana&csrf={csrf}".encode(),
+                                           method="POST"), timeout=10)
+        req = urllib.request.Request(f"{base}/item/wristband.jpg/decide", data=f"action=approve&csrf={csrf}".encode(),
+                                     method="POST")
+        with pytest.raises(urllib.error.HTTPError) as info:
+            opener.open(req, timeout=60)
+        body = info.value.read().decode()
+        assert info.value.code == 400 and "start the server with --ready READY" in body and "Traceback" not in body
+    finally:
+        _stop(proc)
+
+
+# ------------------------------------------------------------------ "Check a photo" in a browser
+
+
+@needs_browser
+def test_a_person_checks_photos_in_the_browser_and_downloads_the_safe_copy(tmp_path):
+    from selenium.webdriver.common.by import By
+
+    hold, scratch, downloads = tmp_path / "hold", tmp_path / "server-tmp", tmp_path / "downloads"
+    for folder in (hold, scratch, downloads):
+        folder.mkdir()
+    os.environ["TMPDIR"] = str(scratch)  # the server's temporary files go here, so we can look
+    try:
+        proc, base, token = _start(hold, "--policy", str(CLINIC_POLICY))
+    finally:
+        del os.environ["TMPDIR"]
+    driver = browser(downloads)
+    try:
+        driver.get(f"{base}/?token={token}")
+        driver.find_element(By.LINK_TEXT, "Check a photo").click()
+        assert driver.find_element(By.TAG_NAME, "h1").text == "Check a photo"
+        driver.find_element(By.ID, "file").send_keys(str(SAMPLES / "wristband.jpg"))
+        driver.find_element(By.ID, "check").click()
+        answer = driver.find_element(By.CSS_SELECTOR, ".answer")
+        assert "wristband.jpg: Redacted: post the safe copy" in answer.find_element(By.TAG_NAME, "h2").text
+        found = [li.text for li in answer.find_elements(By.CSS_SELECTOR, "ol.found li")]
+        assert found == ["Wristband with a barcode, a name, a date and a record number"]
+        assert len(answer.find_elements(By.CSS_SELECTOR, "svg.marks rect.box.surface")) == 1
+        img = answer.find_element(By.CSS_SELECTOR, ".shot img")
+        assert driver.execute_script("return arguments[0].naturalWidth", img) == 1200
+        assert "HALVORSEN" not in driver.page_source
+        screenshot(driver, "check-page.png")
+        driver.find_element(By.ID, "download").click()
+        safe = downloads / "wristband-safe.jpg"
+        for _ in range(100):
+            if safe.exists() and not list(downloads.glob("*.crdownload")):
+                break
+            time.sleep(0.1)
+        data = safe.read_bytes()
+        assert metadata_problems(data) == [] and Image.open(io.BytesIO(data)).size == (1600, 1100)
+        assert data != (SAMPLES / "wristband.jpg").read_bytes()
+
+        # dropped on the page (a real drop event carrying the file): checked at once
+        driver.get(f"{base}/check")
+        payload = base64.b64encode((SAMPLES / "whiteboard_census.jpg").read_bytes()).decode()
+        driver.execute_script("""
+            const bytes = Uint8Array.from(atob(arguments[0]), c => c.charCodeAt(0));
+            const data = new DataTransfer();
+            data.items.add(new File([bytes], "whiteboard_census.jpg", {type: "image/jpeg"}));
+            document.getElementById("drop").dispatchEvent(new DragEvent("drop", {dataTransfer: data, bubbles: true}));
+        """, payload)
+        answer = driver.find_element(By.CSS_SELECTOR, ".answer.blocked")
+        assert "Blocked: do not post" in answer.text and "close-up of a whiteboard" in answer.text
+        assert answer.find_elements(By.ID, "download") == []
+        preview = answer.find_element(By.CSS_SELECTOR, ".shot img")  # redacted, never the original
+        assert driver.execute_script("return arguments[0].naturalWidth", preview) > 0
+    finally:
+        driver.quit()
+        _stop(proc)
+    # nothing of the uploads stayed on the server: no folder, no image (onnxruntime leaves its
+    # 51-byte session id, .ses, in TMPDIR when it starts)
+    assert [p.name for p in scratch.iterdir() if p.is_dir() or p.stat().st_size > 100] == []

@@ -41,11 +41,12 @@ def test_a_blocked_photo_says_why_and_what_to_do():
     assert lines[0] == "Not safe to post; nothing was written."
     assert any("crop it out" in line for line in lines) and any("send the photo for review" in line for line in lines)
     assert "export it again" in why_blocked(Result("e.jpg", Status.BLOCKED, ("unreadable",), error="e.jpg: empty"))[0]
+    assert "consent roster" in why_blocked(Result("f.jpg", Status.BLOCKED, ("blur:face", "block:face")))[0]
 
 
 def test_check_speaks_plainly_and_warns_about_the_originals_metadata():
     r = runner.invoke(app, ["check", str(SAMPLES / "whiteboard_census.jpg"), "--policy", str(CLINIC_POLICY)])
-    assert r.exit_code == 3 and "A record (a chart, a screen, a whiteboard or a label) fills much" in r.stdout
+    assert r.exit_code == 3 and "The photo is a close-up of a whiteboard: do not post it." in r.stdout
     r = runner.invoke(app, ["check", str(SAMPLES / "empty_room.jpg")])
     assert r.exit_code == 0 and "The original still carries its metadata" in r.stdout
     r = runner.invoke(app, ["check", str(SAMPLES / "wristband.jpg")])
