@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := build/demo
 
-.PHONY: install demo test samples bench bench-peers peers clean
+.PHONY: install demo test screenshots samples bench bench-peers peers clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The pages' pictures in docs/ (and the README), taken by the browser tests in Chromium.
+screenshots: $(STAMP)
+	SCRUBBER_SCREENSHOTS=docs $(BIN)/python -m pytest -q tests/test_serve.py tests/test_scan.py -k "browser or report_page"
 
 PEERS       := .venv-peers
 PEERS_STAMP := $(PEERS)/.installed

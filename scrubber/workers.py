@@ -83,7 +83,9 @@ def run_job(scrubber: Scrubber, job: Job) -> Result:
     if job.preview:
         from scrubber.preview import preview
 
-        result = replace(result, preview=preview(result, Path(job.source), scrubber.policy, job.preview))
+        t = time.perf_counter()
+        small = preview(result, Path(job.source), scrubber.policy, job.preview)
+        result = replace(result, preview=small, timings=result.timings | {"preview": round(time.perf_counter() - t, 4)})
     if job.out:
         result = outputs.deliver(result, Path(job.out), overwrite=job.overwrite, same_ok=job.same_ok)
     return result

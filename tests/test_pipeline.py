@@ -14,7 +14,8 @@ from scrubber.outputs import deliver
 from scrubber.errors import DetectorFailed
 from scrubber.imageio import decode_own, metadata_problems
 from scrubber.policy import Policy, Status
-from tests.conftest import SAMPLES
+from scrubber.report import result_record
+from tests.conftest import SAMPLES, box_iou, truth
 
 
 def _sha(p: Path) -> str:
@@ -111,6 +112,11 @@ def test_verification_re_detects_a_face_the_blur_did_not_destroy(scrubber, tmp_p
         r = deliver(scrubber.process(SAMPLES / "group_photo.jpg"), tmp_path / "weak.jpg")
     assert r.status is Status.BLOCKED and "verify:residual:face" in r.reasons
     assert not (tmp_path / "weak.jpg").exists()
+    # what the re-check still found is recorded, so pages can draw it (scrubber.marks)
+    faces = truth("group_photo.jpg")["faces"]
+    assert r.residuals and all(d.kind.value == "face" for d in r.residuals)
+    assert all(max(box_iou(d.box.as_tuple(), f) for f in faces) > 0.3 for d in r.residuals)
+    assert result_record(r)["residuals"][0]["kind"] == "face"
 
 
 def test_verification_checks_a_face_lying_sideways_turned_too(scrubber, tmp_path):
