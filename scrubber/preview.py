@@ -38,7 +38,7 @@ def fully_scanned(reasons: Iterable[str]) -> bool:
 def preview(result: Result, source: Path, policy: Policy, max_side: int) -> bytes | None:
     """A JPEG at most ``max_side`` px on its longer side, or None when there is nothing to show."""
     if result.data is not None:
-        return _small(decode_own(result.data), max_side)
+        return _small(_decoded_small(result.data, max_side), max_side)
     if not result.processed or not fully_scanned(result.reasons or ("clean",)):
         return None
     try:
@@ -49,6 +49,20 @@ def preview(result: Result, source: Path, policy: Policy, max_side: int) -> byte
     verdict = decide(result.detections + result.residuals, review, image.width, image.height, ())
     pixels = apply(image.frames[0].pixels, verdict.regions, Fill(review.fill_color), Blur())
     return _small(pixels, max_side)
+
+
+def _decoded_small(data: bytes, max_side: int) -> np.ndarray:
+    """Our own safe copy decoded at about ``max_side``: a JPEG is decoded at 1/2 to 1/8 of its
+    size straight from its DCT (``draft``: ~10 ms for 12 MP, where a full decode takes ~80)."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as img:
+        if img.format == "JPEG":
+            img.draft("RGB", (max_side, max_side))
+            return np.asarray(img.convert("RGB"))
+    return decode_own(data)
 
 
 def _small(pixels: np.ndarray, max_side: int) -> bytes:
