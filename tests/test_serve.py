@@ -354,3 +354,23 @@ def test_a_person_checks_photos_in_the_browser_and_downloads_the_safe_copy(tmp_p
     # nothing of the uploads stayed on the server: no folder, no image (onnxruntime leaves its
     # 51-byte session id, .ses, in TMPDIR when it starts)
     assert [p.name for p in scratch.iterdir() if p.is_dir() or p.stat().st_size > 100] == []
+
+
+def test_the_check_page_refuses_what_is_not_a_photo_in_words(tmp_path):
+    proc, base, token = _start(tmp_path)
+    try:
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        page = opener.open(f"{base}/check?token={token}", timeout=10).read().decode()
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
+        boundary = uuid.uuid4().hex
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n"
+                f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"notes.txt\"\r\n"
+                "Content-Type: text/plain\r\n\r\nPatient: John Smith\r\n"
+                f"--{boundary}--\r\n").encode()
+        req = urllib.request.Request(f"{base}/check", data=body, method="POST",
+                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        answer = opener.open(req, timeout=60).read().decode()
+        assert "content type &#39;text/plain&#39; is not an image type" in answer and 'role="alert"' in answer
+        assert "John Smith" not in answer
+    finally:
+        _stop(proc)
