@@ -184,3 +184,20 @@ def curved_band(bend: float = 0.12, degrees: float = 25) -> tuple[Image.Image, d
     ImageDraw.Draw(img).rounded_rectangle((200, 420, 1400, 860), 120, fill=arm)
     _warp(img, bowed, turned_quad(800, 640, w, h + pad, degrees), t)
     return img, t
+
+
+HUDDLE = ("Daily huddle", "Flu shots: 3rd floor, 9-11am", "Staff meeting Tuesday 2pm",
+          "Remember to wash your hands", "Great job team!")
+
+
+def sign(lines=HUDDLE, phone: str | None = None, size: int = 44, seed: int = 8) -> tuple[Image.Image, dict]:
+    """A whiteboard or a printed notice holding only ordinary words, short numbers and times
+    (signage: left alone), optionally with a phone number (filled on its own)."""
+    rows = list(lines) + ([f"Questions? Call [[{phone}]]"] if phone else [])
+    s = Sheet(1300, 90 * len(rows) + 60, (240, 242, 238), ink=(30, 40, 110))
+    for i, text in enumerate(rows):
+        s.text((40, 30 + i * 90), text, size, label="PHONE" if "[[" in text else None, bold=i == 0)
+    img, t = _background(2000, 1500, seed), truth()
+    _warp(img, s, turned_quad(1000, 700, s.img.width, s.img.height, 2), t)
+    t["harmless"] = [r for r in rows if "[[" not in r]
+    return img, t

@@ -72,6 +72,7 @@ class Policy:
     consent_threshold: float = 0.40  # face_recognition distance below which a face matches an entry
     consent_min_face: int = 80  # faces smaller than this (pixels tall) are never kept visible
     surface_block_share: float = 0.35  # surfaces covering more of the image than this block it
+    signage: bool = True  # a surface holding only ordinary words is a sign, not a record (scrubber.signage)
     surface_margin: float = 0.01  # grow surface outlines by this share of the image diagonal
     text_margin: float = 0.15  # grow text boxes by this share of their height
     # the ellipse covers the head around the face box: hair, ears, outline (at 0.35 the leak
@@ -249,11 +250,17 @@ def _acted(det: Detection, policy: Policy) -> bool:
 def decide(detections: tuple[Detection, ...], policy: Policy, width: int, height: int,
            errors: tuple[str, ...] = ()) -> Verdict:
     """Turn detections into a verdict. ``errors`` (detector failures, timeouts) always block."""
+    from scrubber.signage import signs
+
     reasons: list[str] = list(errors)
     regions: list[Region] = []
     block = bool(errors)
     surfaces: list = []
-    for det in detections:
+    signage = signs(detections, width, height, policy.allowlist) if policy.signage else set()
+    for i, det in enumerate(detections):
+        if i in signage:
+            reasons.append(f"keep:signage:{det.kind.value}")  # its identifiers are filled one by one
+            continue
         action = policy.actions.get(det.kind, Action.FILL)
         if det.kind is Kind.FACE and det.label == CONSENTED:
             reasons.append("keep:face:consented")  # matched one active roster entry (see scrubber.consent)
