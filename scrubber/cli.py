@@ -148,7 +148,7 @@ def check(
 
     Exit status: 0 shareable (clean, or redacted and the safe copy written to --out); 1 PHI found and no --out given; 2 usage error; 3 blocked; 4 unreadable or internal error. With several photos, the highest of theirs.
     """
-    from scrubber.imageio import IMAGE_EXTENSIONS, OutputFormat
+    from scrubber.imageio import MEDIA_EXTENSIONS, OutputFormat, safe_extension
     from scrubber.names import NameScreen
     from scrubber.pipeline import Scrubber
     from scrubber.report import result_record
@@ -160,12 +160,15 @@ def check(
         from dataclasses import replace
 
         policy = replace(policy, roster=str(roster_file))
-    if out is not None and not out.is_dir() and OutputFormat.for_path(out) is None and \
-            out.suffix.lower() in IMAGE_EXTENSIONS:
+    as_file = out is not None and not out.is_dir() and (
+        OutputFormat.for_path(out) is not None or out.suffix.lower() in MEDIA_EXTENSIONS)
+    if as_file and safe_extension(photos[0]) == ".mp4" and out.suffix.lower() != ".mp4":
+        _fail(f"{out}: a clip's safe copy is an MP4: end it in .mp4", Exit.USAGE)
+    if as_file and safe_extension(photos[0]) != ".mp4" and OutputFormat.for_path(out) is None:
         _fail(f"{out}: the safe copy must end in .jpg, .jpeg, .png or .webp", Exit.USAGE)
     if out is None:
         jobs = [Job(str(photo)) for photo in photos]
-    elif out.is_dir() or OutputFormat.for_path(out) is None:
+    elif not as_file:
         if out.exists() and not out.is_dir():
             _fail(f"{out}: exists and is not a folder; the safe copy must end in .jpg, .jpeg, .png or .webp",
                   Exit.USAGE)
@@ -173,7 +176,8 @@ def check(
     elif len(photos) > 1:
         _fail(f"{out}: several photos need a folder for --out (their safe copies keep their names)", Exit.USAGE)
     else:
-        jobs = [Job(str(photos[0]), str(out), OutputFormat.for_path(out).value, overwrite=overwrite)]
+        fmt = OutputFormat.for_path(out)
+        jobs = [Job(str(photos[0]), str(out), fmt.value if fmt else None, overwrite=overwrite)]
     for photo, job in zip(photos, jobs):
         if job.out is None:
             continue
@@ -181,7 +185,7 @@ def check(
             _fail(f"{job.out}: already exists (use --overwrite to replace it)", Exit.USAGE)
         if Path(job.out).resolve() == photo.resolve():
             _fail(f"{job.out}: the safe copy cannot replace the original", Exit.USAGE)
-    if out is not None and (out.is_dir() or OutputFormat.for_path(out) is None):
+    if out is not None and not as_file:
         out.mkdir(parents=True, exist_ok=True)
 
     scrubber = Scrubber(policy)

@@ -48,6 +48,8 @@ FORMAT_EXTENSIONS: dict[str, tuple[str, ...]] = {
     "AVIF": (".avif",),  # Pillow 11.2 and later read it
 }
 IMAGE_EXTENSIONS = frozenset(ext for exts in FORMAT_EXTENSIONS.values() for ext in exts)
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".webm"})  # clips: scrubber.video
+MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 
 
 class OutputFormat(StrEnum):
@@ -401,6 +403,14 @@ def read_limited(path: Path, max_bytes: int = DEFAULT_MAX_BYTES, follow_symlinks
         raise ImageUnreadable(f"{path}: cannot read file ({err.strerror or err})") from err
     finally:
         os.close(fd)
+
+
+def safe_extension(path: str | os.PathLike) -> str:
+    """The extension of the safe copy of ``path``: ``.mp4`` for a clip, else its image
+    format's (``OutputFormat.for_source``: a HEIC photo's copy is a JPEG, a BMP's a PNG)."""
+    if Path(path).suffix.lower() in VIDEO_EXTENSIONS:
+        return ".mp4"
+    return OutputFormat.for_source(named_format(path) or "PNG").extension
 
 
 def named_format(path: str | os.PathLike) -> str | None:

@@ -141,6 +141,10 @@ class Scrubber:
                           error=f"{name}: could not be processed ({type(err).__name__})")
 
     def _process(self, path: Path, name: str, out_format: OutputFormat | None) -> Result:
+        from scrubber import video
+
+        if video.is_video(path):  # a clip: scanned frame by frame, written as MP4
+            return video.scrub(self, path, name)
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         try:

@@ -65,6 +65,9 @@ class Policy:
     max_pixels: int = 80_000_000  # per frame
     max_total_pixels: int = 200_000_000  # all frames of one file together
     max_file_mb: int = 512  # larger files are refused before they are read
+    max_video_seconds: int = 180  # longer clips are blocked, not checked
+    max_video_pixels: int = 8_294_400  # per video frame (3840 x 2160)
+    keep_audio: bool = False  # clips: keep the sound track (a voice saying a name is PHI too)
     keep_file_names: bool = False  # true: publish names as they are, unscreened (folders known to be safe)
     jpeg_quality: int = 92
     fill_color: tuple[int, int, int] = (0, 0, 0)
@@ -172,7 +175,7 @@ class Policy:
             raise PolicyError(f"{self.source}: verify_scope must be \"regions\" or \"image\"")
         if len(self.fill_color) != 3 or not all(isinstance(c, int) and 0 <= c <= 255 for c in self.fill_color):
             raise PolicyError(f"{self.source}: fill_color must be three integers 0-255")
-        if min(self.max_pixels, self.max_total_pixels, self.max_file_mb) <= 0 or not 1 <= self.jpeg_quality <= 100:
+        if min(self.max_pixels, self.max_total_pixels, self.max_file_mb, self.max_video_seconds, self.max_video_pixels) <= 0 or not 1 <= self.jpeg_quality <= 100:
             raise PolicyError(f"{self.source}: max_pixels, max_total_pixels and max_file_mb must be positive and "
                               "jpeg_quality 1-100")
 

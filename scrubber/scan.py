@@ -16,7 +16,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from scrubber.imageio import IMAGE_EXTENSIONS, OutputFormat, named_format
+from scrubber.imageio import MEDIA_EXTENSIONS, safe_extension
 from scrubber.pipeline import Result
 from scrubber.policy import Policy
 from scrubber.workers import Job, Pool, WorkerFailed, stopped
@@ -43,7 +43,7 @@ def discover(folder: Path, recursive: bool, exclude: Path | None = None) -> tupl
     for path in walk():
         if path.name.startswith("."):
             continue
-        if path.suffix.lower() in IMAGE_EXTENSIONS:
+        if path.suffix.lower() in MEDIA_EXTENSIONS:
             images.append(path)
         else:
             skipped += 1
@@ -77,7 +77,7 @@ def _named_jobs(files: list[tuple[Path, str]], out: Path, screen: "NameScreen | 
     named = []
     for path, rel in files:
         safe = screen.screen(rel)
-        ext = OutputFormat.for_source(named_format(path) or "PNG").extension
+        ext = safe_extension(path)
         sha = None
         if safe.neutral_file:
             try:

@@ -49,7 +49,8 @@ from typing import Callable
 
 from scrubber import audit, outputs
 from scrubber.errors import ScrubberError
-from scrubber.imageio import IMAGE_EXTENSIONS, OutputFormat, fsync_dir, named_format, open_regular, sha256_file
+from scrubber.imageio import (MEDIA_EXTENSIONS, VIDEO_EXTENSIONS, OutputFormat, fsync_dir, named_format, open_regular,
+                              safe_extension, sha256_file)
 from scrubber.names import NameScreen, escape
 from scrubber.policy import Policy
 from scrubber.state import State, inside
@@ -378,7 +379,7 @@ class Watcher:
         return inside(root, str(self._published_rel(row_id, sha, ext))) or root / f"photo-{sha[:12]}{ext}"
 
     def _tmp_output(self, row_id: int, ext: str) -> Path:
-        return self.s.hold / ".scrubber" / "out" / f"{row_id}{_output_format(ext).extension}"
+        return self.s.hold / ".scrubber" / "out" / f"{row_id}{safe_extension(f'x{ext}')}"
 
     def _scan(self, row_id, rel, claim_path, sha) -> None:
         from scrubber.report import result_record
@@ -393,14 +394,15 @@ class Watcher:
             self.state.update(row_id, stage="scanned", outcome="duplicate", duplicate_of=first[0][0],
                               verdict="duplicate", reasons=f"duplicate-of:{first[0][0]}")
             return
-        if claim_path.suffix not in IMAGE_EXTENSIONS:
+        if claim_path.suffix.lower() not in MEDIA_EXTENSIONS:
             record = {"path": rel, "verdict": "blocked", "reasons": ["not-an-image"],
                       "error": f"{rel}: not an image file"}
         else:
             tmp = self._tmp_output(row_id, claim_path.suffix)
             outputs.make_dirs(tmp.parent, private=True)
             tmp.unlink(missing_ok=True)
-            job = Job(str(claim_path), str(tmp), _output_format(claim_path.suffix).value, display=rel)
+            fmt = None if claim_path.suffix.lower() in VIDEO_EXTENSIONS else _output_format(claim_path.suffix).value
+            job = Job(str(claim_path), str(tmp), fmt, display=rel)
             record = result_record(self.pool.submit(job).result())
         shareable = record["verdict"] in ("clean", "redacted") and bool(record.get("output"))
         unreadable = bool(record.get("error")) and not shareable and (record.get("reasons") or [""])[0] in (

@@ -84,7 +84,11 @@ def run_job(scrubber: Scrubber, job: Job) -> Result:
         from scrubber.preview import preview
 
         t = time.perf_counter()
-        small = preview(result, Path(job.source), scrubber.policy, job.preview)
+        try:
+            small = preview(result, Path(job.source), scrubber.policy, job.preview)
+        except (ScrubberError, OSError, ValueError) as err:  # no picture is no reason to lose the result
+            small = None
+            result = replace(result, notes=result.notes + (f"no-preview:{type(err).__name__}",))
         result = replace(result, preview=small, timings=result.timings | {"preview": round(time.perf_counter() - t, 4)})
     if job.out:
         result = outputs.deliver(result, Path(job.out), overwrite=job.overwrite, same_ok=job.same_ok)

@@ -1,0 +1,146 @@
+"""Short clips, for real: PyAV decodes and encodes, YuNet runs on every frame, the whole
+pipeline on key frames; faults are injected only to make the per-frame detector miss."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from scrubber.detect.faces_yunet import YuNetFaces
+from scrubber.imageio import Frame
+from scrubber.outputs import deliver
+from scrubber.pipeline import Scrubber
+from scrubber.policy import Policy, Status
+from scrubber.video import VideoSettings, metadata_problems, scrub
+from tests.conftest import ROOT, SAMPLES
+
+sys.path.insert(0, str(SAMPLES))
+from clips import frames_of, moving_face, rate_of  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    path = tmp_path_factory.mktemp("clips") / "ward-tour.mp4"
+    return path, moving_face(path)
+
+
+def _changed(before: np.ndarray, after: np.ndarray, box) -> float:
+    x0, y0, x1, y1 = box
+    return float(np.abs(before[y0:y1, x0:x1].astype(int) - after[y0:y1, x0:x1].astype(int)).mean())
+
+
+def test_a_clip_comes_out_redacted_at_its_rate_without_sound_or_metadata(scrubber, clip, tmp_path):
+    path, truth = clip
+    assert "location" in metadata_problems(path.read_bytes())  # the source carries a GPS location
+    r = deliver(scrubber.process(path), tmp_path / "safe.mp4")
+    assert r.status is Status.REDACTED and "blur:face" in r.reasons and "fill:identifier:MRN" in r.reasons
+    assert "audio-dropped" in r.notes and "redacted-frames:0-59" in r.notes
+    data = (tmp_path / "safe.mp4").read_bytes()
+    assert metadata_problems(data) == [] and b"\xa9xyz" not in data and b"Ward tour" not in data
+    with av.open(str(tmp_path / "safe.mp4")) as out:
+        assert [s.type for s in out.streams] == ["video"]
+        assert "location" not in out.metadata and "creation_time" not in out.metadata
+    assert rate_of(tmp_path / "safe.mp4") == 30
+    before, after = frames_of(path), frames_of(tmp_path / "safe.mp4")
+    assert len(after) == len(before) == 60
+    yunet = YuNetFaces()
+    for i in range(0, 60, 7):
+        assert _changed(before[i], after[i], truth[i]["face"]) > 20
+        assert _changed(before[i], after[i], truth[i]["label"]) > 20
+        assert yunet.detect(Frame(after[i])) == ()
+
+
+def test_a_face_the_detector_misses_for_three_frames_is_still_covered(scrubber, clip, tmp_path):
+    """The per-frame detector is made to miss frames 25-27 (and key frames are 100 apart, so
+    only frames 0 and 59 run the whole pipeline): the face is blurred there all the same."""
+    path, truth = clip
+    per_frame = next(d for d in scrubber.detectors if d.name == "faces-yunet")
+    real = per_frame.detect
+    calls = {"n": 0}
+
+    def blind(frame, *args):
+        if frame.upright:  # the per-frame pass (key frames run the detectors on an unmarked Frame)
+            calls["n"] += 1
+            if calls["n"] - 1 in (25, 26, 27):
+                return ()
+        return real(frame, *args)
+
+    per_frame.detect = blind
+    try:
+        r = scrub(scrubber, path, "ward-tour.mp4", VideoSettings(key_every=100))
+    finally:
+        per_frame.detect = real
+    assert calls["n"] >= 60 and r.status is Status.REDACTED  # (the re-check calls it too, after the 60)
+    out = tmp_path / "safe.mp4"
+    out.write_bytes(r.data)
+    before, after = frames_of(path), frames_of(out)
+    for i in (24, 25, 26, 27, 28):
+        assert _changed(before[i], after[i], truth[i]["face"]) > 20, i
+        assert YuNetFaces().detect(Frame(after[i])) == ()
+
+
+def test_sound_is_kept_only_when_asked(clip, tmp_path):
+    path, _ = clip
+    r = Scrubber(Policy.from_dict({"keep_audio": True})).process(path)
+    assert r.status is Status.REDACTED and "audio-kept" in r.notes
+    (tmp_path / "with-sound.mp4").write_bytes(r.data)
+    with av.open(str(tmp_path / "with-sound.mp4")) as out:
+        assert sorted(s.type for s in out.streams) == ["audio", "video"]
+    assert metadata_problems(r.data) == []
+
+
+def test_rotation_is_applied_to_the_pixels(scrubber, tmp_path):
+    path = tmp_path / "portrait.mp4"
+    moving_face(path, frames=12, size=(480, 320), face_px=120, label=False, audio=False, location=False,
+                rotation=90)
+    r = scrubber.process(path)
+    assert r.status is Status.REDACTED and (r.width, r.height) == (320, 480)
+    (tmp_path / "safe.mp4").write_bytes(r.data)
+    with av.open(str(tmp_path / "safe.mp4")) as out:
+        frame = next(out.decode(out.streams.video[0]))
+        assert (frame.width, frame.height, frame.rotation) == (320, 480, 0)
+    source = frames_of(path)[0]
+    upright = np.rot90(source)  # the stream says: turn 90 degrees counter-clockwise
+    shown = frames_of(tmp_path / "safe.mp4")[0]
+    corner = (slice(0, 40), slice(0, 40))  # background, untouched by any redaction
+    assert np.abs(shown[corner].astype(int) - upright[corner].astype(int)).mean() < 6
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "not-a-video"])
+def test_a_damaged_clip_is_blocked_with_one_line(clip, tmp_path, damage):
+    path, _ = clip
+    bad = tmp_path / "bad.mp4"
+    data = path.read_bytes()
+    bad.write_bytes({"empty": b"", "truncated": data[: len(data) // 3],
+                     "not-a-video": b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 500}[damage])
+    r = subprocess.run([sys.executable, "-m", "scrubber", "check", str(bad), "--out", str(tmp_path / "s.mp4")],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 4 and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith("scrubber: error: ")
+    assert not (tmp_path / "s.mp4").exists()
+
+
+def test_a_clip_over_the_time_limit_is_blocked(clip):
+    path, _ = clip
+    r = Scrubber(Policy.from_dict({"max_video_seconds": 1})).process(path)
+    assert r.status is Status.BLOCKED and r.reasons == ("video-too-long",) and "2 s long" in r.error
+
+
+def test_scan_writes_a_clips_safe_copy_as_mp4(clip, tmp_path):
+    from typer.testing import CliRunner
+
+    from scrubber.cli import app
+
+    path, _ = clip
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "tour.MOV").write_bytes(path.read_bytes())
+    r = CliRunner().invoke(app, ["scan", str(src), "--out", str(tmp_path / "out"), "--workers", "1"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "out" / "tour.mp4").exists()
+    assert metadata_problems((tmp_path / "out" / "tour.mp4").read_bytes()) == []
