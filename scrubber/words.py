@@ -137,6 +137,11 @@ def explain(result: Result, wrote: str | None, asked_out: bool) -> list[str]:
         lines.append("Found and hidden: " + "; ".join(found(result)) + ".")
     else:
         lines.append("Nothing that identifies a patient was found.")
+    if "audio-dropped" in result.notes:
+        lines.append("The clip's sound was left out (a voice can say a patient's name); --keep-audio keeps it.")
+    elif "audio-kept" in result.notes:
+        lines.append("The clip's sound was kept, as asked: listen to it before posting (no one may say a patient's "
+                     "name).")
     if wrote:
         lines.append(f"Share {wrote}: it holds the pixels only (no camera, GPS or date metadata).")
     elif result.status is Status.CLEAN and not asked_out:

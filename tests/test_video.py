@@ -144,3 +144,35 @@ def test_scan_writes_a_clips_safe_copy_as_mp4(clip, tmp_path):
     assert r.exit_code == 0, r.output
     assert (tmp_path / "out" / "tour.mp4").exists()
     assert metadata_problems((tmp_path / "out" / "tour.mp4").read_bytes()) == []
+
+
+def test_check_says_what_happened_to_the_sound(clip, tmp_path):
+    from typer.testing import CliRunner
+
+    from scrubber.cli import app
+
+    path, _ = clip
+    r = CliRunner().invoke(app, ["check", str(path), "--out", str(tmp_path / "a.mp4")])
+    assert r.exit_code == 0 and "The clip's sound was left out" in r.stdout
+    r = CliRunner().invoke(app, ["check", str(path), "--out", str(tmp_path / "b.mp4"), "--keep-audio"])
+    assert r.exit_code == 0 and "The clip's sound was kept, as asked" in r.stdout
+    r = CliRunner().invoke(app, ["check", str(path), "--out", str(tmp_path / "c.jpg")])
+    assert r.exit_code == 2 and "a clip's safe copy is an MP4" in r.stderr
+
+
+def test_watch_publishes_a_clips_safe_copy(clip, tmp_path):
+    import os
+    import time as time_
+
+    from scrubber.watch import Watcher, WatchSettings
+
+    path, _ = clip
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    (inbox / "tour.mov").write_bytes(path.read_bytes())
+    os.utime(inbox / "tour.mov", (time_.time() - 60, time_.time() - 60))
+    settings = WatchSettings(inbox, tmp_path / "ready", tmp_path / "hold", poll_s=0.05, min_age_s=0, settle_s=0)
+    Watcher(settings, Policy()).run(once=True)
+    (safe,) = (tmp_path / "ready").iterdir()
+    assert safe.name == "tour.mp4" and metadata_problems(safe.read_bytes()) == []
+    assert len(frames_of(safe)) == 60

@@ -1,0 +1,179 @@
+"""Video benchmark: scrubber (and deface, when the peer venv is there) on generated clips with
+per-frame ground truth, and on the realset's two real clips.
+
+    python bench/video.py [--peers PYTHON] [--results bench/RESULTS-video.md]
+
+* Generated clips (``sample_images/clips.py``): a face moving across a room with a label
+  holding an MRN, at 1920x1080 and 1280x720, 30 fps, 4 s; the held-out variant has a smaller,
+  faster face (seed-free: its sizes differ). Each frame has the face's and the label's box.
+* Judge, per frame of the output, with detectors that are not scrubber's own decision:
+  the **face** leaks when YuNet (score >= 0.85) or dlib's HOG finds a face overlapping its
+  box, or its pixels are nearly unchanged (mean absolute difference < 10 levels); the
+  **label** leaks when Tesseract reads its MRN (8 digits, fuzzy 0.8) in the grown box.
+* Real clips (``../shared/realset/video``): every frame of the output is searched for faces
+  (YuNet >= 0.85 or dlib) and compared with the frames the original's detectors find faces on.
+* Speed: seconds of processing per second of clip on one core (``taskset -c 0``,
+  ``OMP_THREAD_LIMIT=1``), for scrubber and for deface.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "sample_images"))
+REALSET = ROOT.parent / "shared" / "realset" / "video"
+
+from clips import LABEL, frames_of, moving_face  # noqa: E402
+
+CLIPS = {  # name: (size, face px, frames)
+    "ward-1080p": ((1920, 1080), 300, 120),
+    "ward-720p": ((1280, 720), 200, 120),
+    "heldout-1080p": ((1920, 1080), 140, 120),
+}
+
+
+def _timed(cmd: list[str]) -> float:
+    env = dict(os.environ, OMP_THREAD_LIMIT="1")
+    t = time.perf_counter()
+    subprocess.run(["taskset", "-c", "0", *cmd], check=True, capture_output=True, env=env)
+    return time.perf_counter() - t
+
+
+def _judges():
+    from scrubber.detect.faces_dlib import DlibFaces
+    from scrubber.detect.faces_yunet import YuNetFaces
+
+    return YuNetFaces(), DlibFaces()
+
+
+def _faces_at(judges, pixels: np.ndarray) -> list:
+    from scrubber.imageio import Frame
+
+    yunet, dlib = judges
+    frame = Frame(pixels)
+    return [d.box.as_tuple() for d in yunet.detect(frame) if d.score >= 0.85] + [d.box.as_tuple()
+                                                                                 for d in dlib.detect(frame)]
+
+
+def _overlaps(a, b) -> bool:
+    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
+
+
+def _reads(pixels: np.ndarray, box, secret: str) -> bool:
+    import pytesseract
+
+    x0, y0, x1, y1 = box
+    crop = pixels[max(0, y0 - 10) : y1 + 10, max(0, x0 - 10) : x1 + 10]
+    text = re.sub(r"\D", "", pytesseract.image_to_string(crop, config="--psm 7"))
+    want = re.sub(r"\D", "", secret)
+    m = difflib.SequenceMatcher(None, text, want).find_longest_match(0, len(text), 0, len(want))
+    return m.size >= 0.8 * len(want)
+
+
+def judge_generated(original: Path, output: Path, truth: list[dict], judges) -> dict:
+    before, after = frames_of(original), frames_of(output)
+    face_frames = label_frames = 0
+    for i, (b, a) in enumerate(zip(before, after)):
+        face, label = truth[i]["face"], truth[i]["label"]
+        x0, y0, x1, y1 = face
+        same = float(np.abs(b[y0:y1, x0:x1].astype(int) - a[y0:y1, x0:x1].astype(int)).mean()) < 10
+        if same or any(_overlaps(f, face) for f in _faces_at(judges, a)):
+            face_frames += 1
+        if i % 10 == 0 and _reads(a, label, LABEL):  # Tesseract on every tenth frame
+            label_frames += 1
+    return {"frames": len(after), "frames_in": len(before), "face_leak_frames": face_frames,
+            "label_leak_frames": label_frames, "label_frames_judged": (len(after) + 9) // 10}
+
+
+def judge_real(original: Path, output: Path, judges) -> dict:
+    before, after = frames_of(original), frames_of(output)
+    with_faces = sum(bool(_faces_at(judges, f)) for f in before)
+    leaking = sum(bool(_faces_at(judges, f)) for f in after)
+    return {"frames": len(after), "frames_with_faces_in": with_faces, "frames_with_faces_out": leaking}
+
+
+def run(peers: str | None, results: Path) -> None:
+    judges = _judges()
+    rows, real_rows = [], []
+    scrubber = [sys.executable, "-m", "scrubber"]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for name, (size, face_px, frames) in CLIPS.items():
+            src = tmp / f"{name}.mov"
+            truth = moving_face(src, frames=frames, size=size, face_px=face_px, audio=True)
+            seconds = frames / 30
+            out = tmp / f"{name}-scrubber.mp4"
+            t = _timed([*scrubber, "check", str(src), "--out", str(out)])
+            row = {"clip": name, "size": f"{size[0]}x{size[1]}", "seconds": seconds,
+                   "scrubber_s_per_s": round(t / seconds, 2), **{f"scrubber_{k}": v for k, v in
+                                                                 judge_generated(src, out, truth, judges).items()}}
+            if peers:
+                dout = tmp / f"{name}-deface.mp4"
+                t = _timed([str(Path(peers).parent / "deface"), str(src), "-o", str(dout)])
+                row |= {"deface_s_per_s": round(t / seconds, 2), **{f"deface_{k}": v for k, v in
+                                                                   judge_generated(src, dout, truth, judges).items()}}
+            rows.append(row)
+            print(json.dumps(row))
+        for clip in sorted(REALSET.glob("*.mp4")):
+            out = tmp / f"{clip.stem}-scrubber.mp4"
+            t = _timed([*scrubber, "check", str(clip), "--out", str(out)])
+            row = {"clip": clip.name, "scrubber_seconds": round(t, 1), **judge_real(clip, out, judges)}
+            if peers:
+                dout = tmp / f"{clip.stem}-deface.mp4"
+                _timed([str(Path(peers).parent / "deface"), str(clip), "-o", str(dout)])
+                row["deface_frames_with_faces_out"] = judge_real(clip, dout, judges)["frames_with_faces_out"]
+            real_rows.append(row)
+            print(json.dumps(row))
+    write(rows, real_rows, results, peers)
+
+
+def write(rows: list[dict], real_rows: list[dict], results: Path, peers: str | None) -> None:
+    lines = ["# Video benchmark", "",
+             f"Date: {time.strftime('%Y-%m-%d')}. Machine: {platform.machine()}, {os.cpu_count()} cores, "
+             f"Python {platform.python_version()}. Command: `python bench/video.py"
+             f"{' --peers ' + peers if peers else ''}`. One core each (`taskset -c 0`, `OMP_THREAD_LIMIT=1`).",
+             "", "## Generated clips (a face moving across a room, a label with an MRN; 30 fps)", "",
+             "| clip | size | s | scrubber s per s of clip | frames with the face leaking | frames with the MRN read "
+             "(of every 10th) |" + (" deface s per s | deface: face leaking | deface: MRN read |" if peers else ""),
+             "|---|---|---|---|---|---|" + ("---|---|---|" if peers else "")]
+    for r in rows:
+        line = (f"| {r['clip']} | {r['size']} | {r['seconds']:g} | {r['scrubber_s_per_s']} | "
+                f"{r['scrubber_face_leak_frames']} / {r['scrubber_frames']} | "
+                f"{r['scrubber_label_leak_frames']} / {r['scrubber_label_frames_judged']} |")
+        if peers:
+            line += (f" {r['deface_s_per_s']} | {r['deface_face_leak_frames']} / {r['deface_frames']} | "
+                     f"{r['deface_label_leak_frames']} / {r['deface_label_frames_judged']} |")
+        lines.append(line)
+    lines += ["", "## Real clips (`../shared/realset/video`, 2560x1920, 10 fps)", "",
+              "| clip | frames | frames where the judge finds a face: original | scrubber |"
+              + (" deface |" if peers else ""), "|---|---|---|---|" + ("---|" if peers else "")]
+    for r in real_rows:
+        lines.append(f"| {r['clip']} | {r['frames']} | {r['frames_with_faces_in']} | {r['frames_with_faces_out']} |"
+                     + (f" {r['deface_frames_with_faces_out']} |" if peers else ""))
+    results.write_text("\n".join(lines) + "\n")
+    print(f"written to {results}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--peers", help="python of the peer venv (deface)")
+    ap.add_argument("--results", type=Path, default=ROOT / "bench" / "RESULTS-video.md")
+    args = ap.parse_args()
+    run(args.peers, args.results)
+
+
+if __name__ == "__main__":
+    main()
