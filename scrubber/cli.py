@@ -201,7 +201,8 @@ def check(
     scrubber = Scrubber(policy)
     records, worst = [], Exit.OK
     for photo, job in zip(photos, jobs):
-        result = run_job(scrubber, job)
+        with _frame_progress(photo) as progress:
+            result = run_job(scrubber, job, progress)
         code = _check_exit(result, job.out is not None)
         worst = max(worst, code)
         if as_json:
@@ -212,6 +213,31 @@ def check(
     if as_json:
         typer.echo(json.dumps(records[0] if len(records) == 1 else records, indent=1))
     raise typer.Exit(worst)
+
+
+@contextlib.contextmanager
+def _frame_progress(photo: Path):
+    """A progress bar in frames on stderr, shown once a clip's first frame is scanned (photos
+    never call it)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("[bold]frames"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   console=Console(stderr=True), transient=True)
+    task = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal task
+        if task is None:
+            bar.start()
+            task = bar.add_task(str(photo), total=total)
+        bar.update(task, completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        if task is not None:
+            bar.stop()
 
 
 def _check_exit(result, asked_out: bool) -> Exit:

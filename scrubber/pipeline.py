@@ -127,24 +127,24 @@ class Scrubber:
     # ------------------------------------------------------------ one file
 
     def process(self, path: str | Path, out_format: OutputFormat | None = None,
-                display: str | None = None) -> Result:
+                display: str | None = None, progress=None) -> Result:
         """Scan ``path``. A shareable result carries the verified safe copy's bytes in ``data``
         (``out_format``, or the source's format); writing them is the caller's
         (``outputs.deliver``). ``display`` is the name results and errors carry (the screened
-        form of a file name)."""
+        form of a file name). ``progress(done, total)``: a clip's frames (``video.scrub``)."""
         name = display or str(path)
         try:
-            return self._process(Path(path), name, out_format)
+            return self._process(Path(path), name, out_format, progress)
         except Exception as err:  # one file's failure is that file's blocked result, never the run's
             log.warning("%s: %s: %s", name, type(err).__name__, err)
             return Result(name, Status.BLOCKED, ("internal-error",),
                           error=f"{name}: could not be processed ({type(err).__name__})")
 
-    def _process(self, path: Path, name: str, out_format: OutputFormat | None) -> Result:
+    def _process(self, path: Path, name: str, out_format: OutputFormat | None, progress=None) -> Result:
         from scrubber import video
 
         if video.is_video(path):  # a clip: scanned frame by frame, written as MP4
-            return video.scrub(self, path, name)
+            return video.scrub(self, path, name, progress=progress or (lambda done, total: None))
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         try:

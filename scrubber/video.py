@@ -5,7 +5,10 @@ FFmpeg: no system ffmpeg).
    at each scene change and on the last frame, the whole photo pipeline runs (every detector
    and recognizer: faces, text, identifiers, surfaces, barcodes) and the policy decides, as
    for a photo: a key frame the policy blocks (a close-up of a chart, a ``block`` kind) blocks
-   the clip.
+   the clip. When two neighbouring key frames redact different things (a monitor panned into
+   view, a label turned away), the frame halfway between them becomes a key frame too, and so
+   on until neighbours agree or are next to each other (``_refine``): so the frame where a
+   thing first shows is found, not guessed.
 2. **Cover between frames**: a face found on frame *i* is blurred on frames *i - face_frames*
    to *i + face_frames*, so a face the detector misses for a frame or two (motion, blur, a
    turn) stays covered. What a key frame's decision redacts covers every frame to the next
@@ -17,8 +20,9 @@ FFmpeg: no system ffmpeg).
    applied to the pixels). Audio is dropped unless ``policy.keep_audio`` (a voice saying a
    patient's name is PHI too). Nothing of the source container is copied: no GPS (``©xyz``),
    creation time, device or title.
-4. **Verify** (third decode, original and output side by side): every key frame and every
-   ``verify_every``-th frame of the output is re-checked as a photo's safe copy is
+4. **Verify** (third decode, original and output side by side): every key frame, every
+   ``verify_every``-th frame and the frames just past where a face appears or vanishes (where
+   the hold over ``face_frames`` ends) are re-checked as a photo's safe copy is
    (``scrubber.verify``); anything found blocks the clip.
 
 Limits: ``policy.max_video_seconds`` (180) and ``policy.max_video_pixels`` per frame (4K UHD);
@@ -33,7 +37,7 @@ import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 
@@ -44,6 +48,9 @@ from scrubber.policy import Region, Status, Verdict, decide
 if TYPE_CHECKING:
     from scrubber.pipeline import Result, Scrubber
 
+# ISO media major brands of still pictures (HEIF and AVIF images and sequences), which imageio opens
+_IMAGE_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1",
+                           b"mif2", b"avif", b"avis", b"avio"})
 FRAME_FACES = "faces-yunet"  # the face detector run on every frame (the key frames run them all)
 
 
@@ -71,7 +78,9 @@ def is_video(path: Path) -> bool:
         head = os.read(fd, 16)
     finally:
         os.close(fd)
-    return head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free") or head[:4] == b"\x1a\x45\xdf\xa3"
+    if head[4:8] == b"ftyp":  # ISO media: a clip, unless its brand says still image (HEIC, AVIF)
+        return head[8:12] not in _IMAGE_BRANDS
+    return head[4:8] in (b"moov", b"mdat", b"wide", b"free") or head[:4] == b"\x1a\x45\xdf\xa3"
 
 
 class VideoUnreadable(Exception):
@@ -82,16 +91,19 @@ class VideoUnreadable(Exception):
         self.reason = reason
 
 
-def scrub(scrubber: "Scrubber", path: Path, name: str, settings: VideoSettings = VideoSettings()) -> "Result":
+def scrub(scrubber: "Scrubber", path: Path, name: str, settings: VideoSettings = VideoSettings(),
+          progress: Callable[[int, int], None] = lambda done, total: None) -> "Result":
     """Scan, redact, encode and verify the clip at ``path`` (see the module docstring). A
-    shareable result carries the MP4's bytes in ``data``."""
+    shareable result carries the MP4's bytes in ``data``. ``progress(done, total)`` is told of
+    each frame scanned and each frame written: ``total`` is twice the clip's frames (an
+    estimate from the headers until the first pass has counted them)."""
     from scrubber.pipeline import Result
 
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     try:
         sha = sha256_file(path)
-        clip_ = _detect(scrubber, path, settings, timings)
+        clip_ = _detect(scrubber, path, settings, timings, progress)
     except VideoUnreadable as err:
         return Result(name, Status.BLOCKED, (err.reason,), error=f"{name}: {err}",
                       timings={"total": round(time.perf_counter() - t0, 4)})
@@ -115,7 +127,7 @@ def scrub(scrubber: "Scrubber", path: Path, name: str, settings: VideoSettings =
     plan = _Plan(clip_, verdicts, scrubber, settings)
     t = time.perf_counter()
     try:
-        data = _encode(scrubber, path, plan, settings)
+        data = _encode(scrubber, path, plan, settings, lambda i: progress(clip_.frames + i, 2 * clip_.frames))
     except VideoUnreadable as err:
         return done(Status.BLOCKED, [err.reason])
     timings["redact+encode"] = time.perf_counter() - t
@@ -202,7 +214,8 @@ def _upright(pixels: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(pixels, turns)) if turns else pixels
 
 
-def _detect(scrubber: "Scrubber", path: Path, settings: VideoSettings, timings: dict[str, float]) -> _Clip:
+def _detect(scrubber: "Scrubber", path: Path, settings: VideoSettings, timings: dict[str, float],
+            progress: Callable[[int, int], None]) -> _Clip:
     import cv2
 
     policy = scrubber.policy
@@ -214,6 +227,7 @@ def _detect(scrubber: "Scrubber", path: Path, settings: VideoSettings, timings: 
             container.duration / 1_000_000 if container.duration else 0.0)
         fps = Fraction(stream.average_rate or stream.guessed_rate or 30)
         audio = bool(container.streams.audio)
+        expected = stream.frames or round(seconds * float(fps))
     except (ValueError, ZeroDivisionError) as err:
         raise VideoUnreadable(f"unreadable video headers ({err})") from err
     finally:
@@ -225,26 +239,63 @@ def _detect(scrubber: "Scrubber", path: Path, settings: VideoSettings, timings: 
     faces: dict[int, tuple[Detection, ...]] = {}
     found: dict[int, tuple[Detection, ...]] = {}
     errors: dict[int, tuple[str, ...]] = {}
-    last_key_sig, last, n = None, None, 0
+    last_key_sig, n = None, 0
     width = height = 0
+    since: dict[int, np.ndarray] = {}  # the frames since the last key frame, for refining between them
+
+    def key(i: int) -> None:
+        found[i], errors[i] = scrubber.find(Frame(since[i]), timings)
+        before = [k for k in found if k < i]
+        if before:
+            _refine(scrubber, since, found, errors, max(before), i, width, height, timings)
+
     for i, pixels in enumerate(_frames(path, policy)):
         if i >= policy.max_video_seconds * max(1, float(fps)) * 2:
             raise VideoUnreadable(f"more frames than {policy.max_video_seconds} s hold", "video-too-long")
         height, width = pixels.shape[:2]
+        since[i] = pixels
         t = time.perf_counter()
         faces[i] = per_frame.detect(Frame(pixels, upright=True))
         timings["frame-faces"] = timings.get("frame-faces", 0.0) + time.perf_counter() - t
         sig = cv2.resize(cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY), (64, 36), interpolation=cv2.INTER_AREA).astype(np.float32)
         changed = last_key_sig is not None and float(np.abs(sig - last_key_sig).mean()) > settings.scene_change
         if i % settings.key_every == 0 or changed:
-            found[i], errors[i] = scrubber.find(Frame(pixels), timings)
+            key(i)
+            since = {i: pixels}
             last_key_sig = sig
-        last, n = pixels, i + 1
+        n = i + 1
+        progress(n, 2 * max(expected, n))
     if n == 0:
         raise VideoUnreadable("the video holds no frames")
     if n - 1 not in found:
-        found[n - 1], errors[n - 1] = scrubber.find(Frame(last), timings)
+        key(n - 1)
     return _Clip(fmt, width, height, fps, n, audio, faces, found, errors)
+
+
+def _refine(scrubber: "Scrubber", frames: dict[int, np.ndarray], found: dict, errors: dict, a: int, b: int,
+            width: int, height: int, timings: dict[str, float]) -> None:
+    """Key frames ``a`` and ``b`` redact different things (a monitor panned into view, a label
+    turned away): the frame halfway between them becomes a key frame too, and so on, until
+    neighbouring key frames agree or are next to each other. Then every frame between two key
+    frames is covered by what they share, carried along (``_between``)."""
+    if b - a < 2 or not _disagree(scrubber, found[a], found[b], width, height):
+        return
+    mid = (a + b) // 2
+    found[mid], errors[mid] = scrubber.find(Frame(frames[mid]), timings)
+    _refine(scrubber, frames, found, errors, a, mid, width, height, timings)
+    _refine(scrubber, frames, found, errors, mid, b, width, height, timings)
+
+
+def _disagree(scrubber: "Scrubber", first: tuple[Detection, ...], second: tuple[Detection, ...], width: int,
+              height: int) -> bool:
+    """Does either key frame redact something (not a face: faces are looked for on every
+    frame) that the other has no counterpart for?"""
+    def regions(found):
+        return [r for r in decide(found, scrubber.policy, width, height).regions if r.kind is not Kind.FACE]
+
+    one, two = regions(first), regions(second)
+    return len(_between(tuple(one), tuple(two), 0.0, width, height)) < len(one) or \
+        len(_between(tuple(two), tuple(one), 0.0, width, height)) < len(two)
 
 
 # ---------------------------------------------------------------- what covers each frame
@@ -263,6 +314,18 @@ class _Plan:
 
     def regions(self, i: int) -> tuple[Region, ...]:
         return self._regions[i]
+
+    def track_ends(self) -> set[int]:
+        """The frames just outside the hold over ``face_frames`` around where faces appear or
+        vanish (as the per-frame detector saw them): where a face the detector picked up late
+        or lost early would show first."""
+        seen = [bool(self.clip.faces.get(i)) for i in range(self.clip.frames)]
+        reach = self.settings.face_frames + 1
+        ends = set()
+        for i in range(1, len(seen)):
+            if seen[i] != seen[i - 1]:  # a face vanishes after frame i - 1, or appears at frame i
+                ends.add(i - 1 + reach if seen[i - 1] else i - reach)
+        return {i for i in ends if 0 <= i < self.clip.frames}
 
     def _cover(self, i: int) -> tuple[Region, ...]:
         s, clip_ = self.settings, self.clip
@@ -348,7 +411,8 @@ def _ranges(frames: list[int]) -> str:
 # ---------------------------------------------------------------- encoding and verifying
 
 
-def _encode(scrubber: "Scrubber", path: Path, plan: _Plan, settings: VideoSettings) -> bytes:
+def _encode(scrubber: "Scrubber", path: Path, plan: _Plan, settings: VideoSettings,
+            written: Callable[[int], None]) -> bytes:
     import av
     import cv2
 
@@ -378,6 +442,7 @@ def _encode(scrubber: "Scrubber", path: Path, plan: _Plan, settings: VideoSettin
             frame.pts = i
             for packet in stream.encode(frame):
                 out.mux(packet)
+            written(i + 1)
         for packet in stream.encode():
             out.mux(packet)
         if sound is not None:  # the source's sound, packet for packet (no re-encoding)
@@ -403,7 +468,7 @@ def _verify(scrubber: "Scrubber", path: Path, data: bytes, plan: _Plan, settings
 
     from scrubber.verify import verify
 
-    sampled = set(plan.keys) | set(range(0, plan.clip.frames, settings.verify_every))
+    sampled = set(plan.keys) | set(range(0, plan.clip.frames, settings.verify_every)) | plan.track_ends()
     output = av.open(io.BytesIO(data))
     reasons: list[str] = []
     try:

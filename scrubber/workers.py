@@ -76,10 +76,11 @@ def stopped(job: Job, reason: str, why: str, seconds: float = 0.0) -> Result:
 # ---------------------------------------------------------------- the child
 
 
-def run_job(scrubber: Scrubber, job: Job) -> Result:
-    """Scan ``job.source`` with ``scrubber`` here, and write a shareable result where the job says."""
+def run_job(scrubber: Scrubber, job: Job, progress=None) -> Result:
+    """Scan ``job.source`` with ``scrubber`` here, and write a shareable result where the job says.
+    ``progress(done, total)``: a clip's frames."""
     result = scrubber.process(Path(job.source), out_format=OutputFormat(job.fmt) if job.fmt else None,
-                              display=job.display)
+                              display=job.display, progress=progress)
     if job.preview:
         from scrubber.preview import preview
 

@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 from scrubber.detect.faces_yunet import YuNetFaces
+from scrubber.detection import Box, Detection, Kind
 from scrubber.imageio import Frame
 from scrubber.outputs import deliver
 from scrubber.pipeline import Scrubber
-from scrubber.policy import Policy, Status
+from scrubber.policy import Policy, Status, Verdict
 from scrubber.video import VideoSettings, metadata_problems, scrub
 from tests.conftest import ROOT, SAMPLES
 
@@ -176,3 +177,37 @@ def test_watch_publishes_a_clips_safe_copy(clip, tmp_path):
     (safe,) = (tmp_path / "ready").iterdir()
     assert safe.name == "tour.mp4" and metadata_problems(safe.read_bytes()) == []
     assert len(frames_of(safe)) == 60
+
+
+def test_progress_is_told_of_every_frame_scanned_and_written(scrubber, clip):
+    path, _ = clip
+    seen = []
+    r = scrubber.process(path, progress=lambda done, total: seen.append((done, total)))
+    assert r.status is Status.REDACTED
+    assert [d for d, _ in seen] == list(range(1, 121)) and {t for _, t in seen} == {120}
+
+
+def test_the_frames_where_a_face_appears_or_vanishes_are_re_checked(tmp_path):
+    """A face on frames 10-20 only: the re-check samples the frames just past the hold's ends."""
+    from scrubber.video import _Clip, _Plan
+
+    face = Detection(Kind.FACE, Box(10, 10, 60, 70), 0.9, "faces-yunet")
+    clip_ = _Clip("MP4", 320, 240, 30, 40, False, {i: (face,) if 10 <= i <= 20 else () for i in range(40)},
+                  {0: (), 39: ()}, {0: (), 39: ()})
+    plan = _Plan(clip_, {0: Verdict(Status.CLEAN, (), ()), 39: Verdict(Status.CLEAN, (), ())}, Scrubber(Policy()),
+                 VideoSettings())
+    assert plan.track_ends() == {4, 26}  # the hold covers frames 5-25
+    assert not plan.regions(4) and plan.regions(5) and plan.regions(25) and not plan.regions(26)
+
+
+def test_a_clip_is_told_from_a_heic_or_avif_photo_by_its_bytes(clip, tmp_path):
+    from scrubber.video import is_video
+
+    path, _ = clip
+    named_jpg = tmp_path / "clip.jpg"
+    named_jpg.write_bytes(path.read_bytes())
+    assert is_video(path) and is_video(named_jpg)
+    assert not is_video(SAMPLES / "nurse_station.heic") and not is_video(SAMPLES / "group_photo.jpg")
+    avif = tmp_path / "x.avif"
+    avif.write_bytes(b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00" + b"\x00" * 64)
+    assert not is_video(avif)

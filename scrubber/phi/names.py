@@ -4,7 +4,8 @@
   capitalised words after the label, whatever they are (0.85).
 * Titled: ``Dr. Ellen Brooks``, ``Mrs Okafor`` (0.8).
 * ``LAST, FIRST`` (also in capitals): a comma-separated pair where either word is in the
-  shipped census name lists (0.75), or neither is (0.3, needs context).
+  shipped census name lists (0.75), or neither is (0.3, needs context; 0.6 when a record's
+  label follows on the same line: ``OKAFOR, NGOZI  MRN 00571226``).
 * ``First Last``: both words in the lists (0.7); one (0.35, needs context such as a
   ``Patient`` header or ``Bed 7`` on the line above); neither (0.15).
 * ``DOE JANE`` / ``JANE DOE`` in capitals with no comma (wristbands, X-ray overlays, lists):
@@ -28,6 +29,7 @@ from scrubber.phi.pattern import Match, PatternRecognizer
 
 _LABEL = r"(?:patient(?:\s+name)?|pt(?:\s+name)?|name|resident|client|guardian|mother|father|spouse|next\s+of\s+kin|nok|attending|physician|provider|nurse|rn|md)"
 _TITLES = {"dr", "mr", "mrs", "ms", "miss", "mx", "prof"}
+_RECORD_AFTER = re.compile(r"\b(?:MRN|DOB|D\.O\.B|ACCT|SSN|MR#)\b[\s:#]*\S", re.IGNORECASE)
 _WORD = r"[A-Z][A-Za-z'\-]+"
 _CAPS = r"[A-Z][A-Z'\-]+"
 
@@ -80,7 +82,10 @@ class NameRecognizer(PatternRecognizer):
             if _is_common(last) or _is_common(first):
                 continue
             hits = _is_last(last) + _is_first(first)
-            add(m.start(), m.end(), 0.75 if hits else 0.3, f"last-first:{hits}")
+            # names the lists do not know need context; a record's label later on the same
+            # line ("OKAFOR, NGOZI  MRN 00571226") is that context: rows of a list or census
+            score = 0.75 if hits else 0.6 if _RECORD_AFTER.search(text, m.end()) else 0.3
+            add(m.start(), m.end(), score, f"last-first:{hits}")
         for m in self._first_last.finditer(text):
             first, last = m.group(1), m.group(3)
             if _is_common(first) or _is_common(last) or first.isupper() and last.isupper():
@@ -95,5 +100,8 @@ class NameRecognizer(PatternRecognizer):
             # DOE JANE (last first) or JANE DOE; a pair the lists know both ways round counts
             # by itself, one with a single known word needs context (or a column of names)
             hits = max(_is_last(a) + _is_first(b), _is_first(a) + _is_last(b))
-            add(m.start(1), m.end(2), {2: 0.7, 1: 0.35, 0: 0.1}[hits], f"caps-pair:{hits}")
+            score = {2: 0.7, 1: 0.35, 0: 0.1}[hits]
+            if hits and _RECORD_AFTER.search(text, m.end()):
+                score = 0.6
+            add(m.start(1), m.end(2), score, f"caps-pair:{hits}")
         return found

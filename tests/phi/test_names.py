@@ -14,6 +14,8 @@ CASES = [
     (["Maria Garcia called"], ["Maria Garcia"]),  # First Last, both in lists
     (["Bed 7", "Priya Raman"], ["Priya Raman"]),  # unknown words, context from the line above
     (["Priya Raman"], []),  # same words, no context: not enough evidence
+    (["OKAFOR, NGOZI  MRN 00571226"], ["OKAFOR, NGOZI"]),  # unknown words, a record's label after them
+    (["XQVOR, BLENKIT"], []),  # the same shape alone: not enough evidence
     (["Happy Nurses Week!"], []),  # signage
     (["Riverside Family Clinic"], []),
     (["Reason for visit: follow-up"], []),
