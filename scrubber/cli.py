@@ -254,7 +254,6 @@ def _check_exit(result, asked_out: bool) -> Exit:
 
 def _say_checked(photo: Path, result, asked_out: bool) -> None:
     """``check``'s lines for one photo: the verdict with its reasons, then plain words."""
-    from scrubber.policy import Status
     from scrubber.words import explain
 
     reasons = ", ".join(result.reasons) or "nothing found"

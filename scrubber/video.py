@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 import numpy as np
 
 from scrubber.detection import Box, Detection, Kind, clip, iou
-from scrubber.imageio import VIDEO_EXTENSIONS, Frame, open_regular, sha256_file
+from scrubber.imageio import Frame, open_regular, sha256_file
 from scrubber.policy import Region, Status, Verdict, decide
 
 if TYPE_CHECKING:
