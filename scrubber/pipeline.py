@@ -220,11 +220,13 @@ class Scrubber:
     @staticmethod
     def _done(name, verdict: Verdict, detections, base, timings, t0, data=None, residuals=()) -> Result:
         timings["total"] = time.perf_counter() - t0
-        return Result(name, verdict.status, verdict.reasons, tuple(detections), data=data,
+        # a sign left alone is no finding: its reason (keep:signage:KIND) says it was seen
+        found = tuple(d for d in detections if not any(d is s for s in verdict.signs))
+        return Result(name, verdict.status, verdict.reasons, found, data=data,
                       timings={k: round(v, 4) for k, v in timings.items()}, residuals=tuple(residuals), **base)
 
 
 def _blocked(verdict: Verdict, reasons: tuple[str, ...]) -> Verdict:
-    return Verdict(Status.BLOCKED, verdict.reasons + reasons, ())
+    return Verdict(Status.BLOCKED, verdict.reasons + reasons, (), verdict.signs)
 
 

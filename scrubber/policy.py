@@ -216,6 +216,7 @@ class Verdict:
     status: Status
     reasons: tuple[str, ...]
     regions: tuple[Region, ...]
+    signs: tuple[Detection, ...] = ()  # surfaces judged signage: left alone (scrubber.signage)
 
 
 def _union_share(polygons, width: int, height: int) -> float:
@@ -301,8 +302,9 @@ def decide(detections: tuple[Detection, ...], policy: Policy, width: int, height
         block = True
         reasons.append(f"surface-too-large:{share:.2f}")
     reasons = list(dict.fromkeys(reasons))
+    signs = tuple(detections[i] for i in sorted(signage))
     if block:
-        return Verdict(Status.BLOCKED, tuple(reasons), ())
+        return Verdict(Status.BLOCKED, tuple(reasons), (), signs)
     if regions:
-        return Verdict(Status.REDACTED, tuple(reasons), tuple(regions))
-    return Verdict(Status.CLEAN, tuple(reasons), ())
+        return Verdict(Status.REDACTED, tuple(reasons), tuple(regions), signs)
+    return Verdict(Status.CLEAN, tuple(reasons), (), signs)

@@ -110,7 +110,10 @@ def scrub(scrubber: "Scrubber", path: Path, name: str, settings: VideoSettings =
     except OSError as err:
         return Result(name, Status.BLOCKED, ("unreadable",), error=f"{name}: cannot read file ({err.strerror or err})")
     base = dict(sha256=sha, format=clip_.format, width=clip_.width, height=clip_.height)
-    detections = _tracked(clip_)
+    verdicts = {k: decide(clip_.found[k], scrubber.policy, clip_.width, clip_.height, clip_.errors[k])
+                for k in clip_.keys}
+    signs = {id(d) for v in verdicts.values() for d in v.signs}  # left alone: no finding
+    detections = _tracked(clip_, lambda d: id(d) not in signs)
     notes = (f"video:{clip_.frames}-frames:{float(clip_.fps):g}-fps", "audio-kept" if scrubber.policy.keep_audio
              and clip_.audio else "audio-dropped" if clip_.audio else "no-audio")
 
@@ -119,8 +122,6 @@ def scrub(scrubber: "Scrubber", path: Path, name: str, settings: VideoSettings =
         return Result(name, status, tuple(dict.fromkeys(reasons)), detections, data=data, notes=notes,
                       timings={k: round(v, 4) for k, v in timings.items()}, **base)
 
-    verdicts = {k: decide(clip_.found[k], scrubber.policy, clip_.width, clip_.height, clip_.errors[k])
-                for k in clip_.keys}
     blocked = [(k, v) for k, v in verdicts.items() if v.status is Status.BLOCKED]
     if blocked:
         return done(Status.BLOCKED, [r for _, v in blocked for r in v.reasons] + [f"video:blocked-at-frame:{blocked[0][0]}"])
@@ -349,14 +350,14 @@ class _Plan:
         return tuple(out)
 
 
-def _tracked(clip_: _Clip) -> tuple[Detection, ...]:
+def _tracked(clip_: _Clip, keep: Callable[[Detection], bool]) -> tuple[Detection, ...]:
     """One detection per thing found on the key frames, however many key frames show it: a
     detection continues the one of the same kind and label on the key frame before that it
     overlaps or that lies within two of its sizes (it moved). Reports count things, not frames."""
     tracks: list[list[Detection]] = []
     for k in clip_.keys:
         open_ = list(tracks)
-        for d in clip_.found[k]:
+        for d in filter(keep, clip_.found[k]):
             match = next((t for t in open_ if t[-1].kind is d.kind and t[-1].label == d.label and (
                 iou(t[-1].box, d.box) > 0.3 or _distance(t[-1].box, d.box) < 2 * max(d.box.width, d.box.height))), None)
             if match is None:

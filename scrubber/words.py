@@ -32,7 +32,10 @@ def place(box: Box, width: int, height: int) -> str:
 
 
 def listed(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    """``a``, ``a and b``, ``a, b and c``; nothing for no items."""
+    if len(items) < 2:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def found(result: Result) -> list[str]:

@@ -70,3 +70,9 @@ def test_tags_never_cover_each_other(layout):
         assert 0 <= a.x0 and a.x1 <= 1000 and 0 <= a.y0 and a.y1 <= 800
         for b in tags[i + 1:]:
             assert min(a.x1, b.x1) <= max(a.x0, b.x0) or min(a.y1, b.y1) <= max(a.y0, b.y0), (a, b)
+
+
+def test_a_surface_with_nothing_read_on_it_is_still_one_mark():
+    """A blank document outline, or one whose lines nobody could read (found on a real photo)."""
+    r = _result(_det(Kind.DOCUMENT, (50, 50, 450, 350)), reasons=("fill:document",))
+    assert [m.what for m in marks(r)] == ["Document or label"]

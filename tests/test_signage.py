@@ -91,3 +91,13 @@ def test_a_huddle_board_stays_as_it_is_and_a_census_is_still_blocked(scrubber, t
     assert r.status is Status.BLOCKED and "fill:whiteboard" in r.reasons
     strict = Scrubber(Policy.from_dict({"signage": False}))
     assert "fill:whiteboard" in strict.process(tmp_path / "huddle.png").reasons
+
+
+def test_a_sign_left_alone_is_no_finding_in_the_result(scrubber, tmp_path):
+    """The huddle board's surface is not among the result's detections (nor on the pages'
+    marks): its reason says it was seen and left alone."""
+    img, _ = sign()
+    img.save(tmp_path / "huddle.png")
+    r = scrubber.process(tmp_path / "huddle.png")
+    assert "keep:signage:whiteboard" in r.reasons
+    assert not any(d.kind is Kind.WHITEBOARD for d in r.detections)
