@@ -13,27 +13,58 @@ import numpy as np
 LABEL = "MRN 00482913"
 
 
+class _Writer:
+    """A QuickTime file of H.264 frames, as phones write them (GPS in a ``©xyz`` atom)."""
+
+    def __init__(self, path: Path, size: tuple[int, int], fps: int, metadata: dict | None = None,
+                 rotation: int = 0, audio: bool = False):
+        import av
+
+        self.av, self.fps, self.frames = av, fps, 0
+        self.out = av.open(str(path), "w", format="mov")
+        self.out.metadata.update(metadata or {})
+        self.video = self.out.add_stream("libx264", rate=fps)
+        self.video.width, self.video.height, self.video.pix_fmt = size[0], size[1], "yuv420p"
+        if rotation:
+            self.video.set_display_rotation(rotation)
+        self.sound = self.out.add_stream("aac", rate=44100) if audio else None
+
+    def add(self, pixels: np.ndarray) -> None:
+        frame = self.av.VideoFrame.from_ndarray(pixels, format="rgb24")
+        frame.pts = self.frames
+        self.frames += 1
+        for packet in self.video.encode(frame):
+            self.out.mux(packet)
+
+    def close(self) -> None:
+        """Flush the video, add silence as long as it when there is sound, and close the file."""
+        for packet in self.video.encode():
+            self.out.mux(packet)
+        if self.sound is not None:
+            for k in range(0, int(44100 * self.frames / self.fps), 1024):
+                chunk = self.av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
+                                                        layout="mono")
+                chunk.sample_rate, chunk.pts = 44100, k
+                for packet in self.sound.encode(chunk):
+                    self.out.mux(packet)
+            for packet in self.sound.encode():
+                self.out.mux(packet)
+        self.out.close()
+
+
 def moving_face(path: Path, frames: int = 60, size: tuple[int, int] = (640, 480), fps: int = 30,
                 face_px: int = 180, label: bool = True, audio: bool = True, location: bool = True,
                 rotation: int = 0) -> list[dict]:
     """Write the clip; returns per frame ``{"face": box, "label": box}`` in the frame's own
     (stored, not rotated) pixels."""
-    import av
     import cv2
     import skimage.data
 
     width, height = size
     face = cv2.resize(skimage.data.astronaut()[0:260, 100:360], (face_px, face_px), interpolation=cv2.INTER_AREA)
-    out = av.open(str(path), "w", format="mov")  # as phones write them: QuickTime, GPS in a ©xyz atom
-    if location:
-        out.metadata["location"] = "+37.7749-122.4194/"
-        out.metadata["title"] = "Ward tour"
-        out.metadata["creation_time"] = "2026-11-30T10:00:00Z"
-    video = out.add_stream("libx264", rate=fps)
-    video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-    if rotation:
-        video.set_display_rotation(rotation)
-    sound = out.add_stream("aac", rate=44100) if audio else None
+    metadata = {"location": "+37.7749-122.4194/", "title": "Ward tour",
+                "creation_time": "2026-11-30T10:00:00Z"} if location else {}
+    writer = _Writer(path, size, fps, metadata, rotation, audio)
     truth = []
     step = (width - face_px - 40) / max(1, frames - 1)
     for i in range(frames):
@@ -48,22 +79,8 @@ def moving_face(path: Path, frames: int = 60, size: tuple[int, int] = (640, 480)
             cv2.putText(px, LABEL, org, cv2.FONT_HERSHEY_SIMPLEX, 1.2 * scale, (0, 0, 0), max(2, int(3 * scale)))
             entry["label"] = [org[0], int(org[1] - 40 * scale), int(org[0] + 330 * scale), int(org[1] + 10 * scale)]
         truth.append(entry)
-        frame = av.VideoFrame.from_ndarray(px, format="rgb24")
-        frame.pts = i
-        for packet in video.encode(frame):
-            out.mux(packet)
-    for packet in video.encode():
-        out.mux(packet)
-    if sound is not None:
-        samples = int(44100 * frames / fps)
-        for k in range(0, samples, 1024):
-            chunk = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-            chunk.sample_rate, chunk.pts = 44100, k
-            for packet in sound.encode(chunk):
-                out.mux(packet)
-        for packet in sound.encode():
-            out.mux(packet)
-    out.close()
+        writer.add(px)
+    writer.close()
     return truth
 
 
@@ -88,15 +105,12 @@ ROWS = ("DOE, JANE      MRN 00482913", "OKAFOR, NGOZI  MRN 00571226", "LINDQVIST
 def panning_monitor(path: Path, frames: int = 90, size: tuple[int, int] = (1280, 720), fps: int = 30) -> list[dict]:
     """The camera pans across a ward: a monitor showing a patient list slides through the frame
     from right to left. Returns per frame ``{"rows": [(text, box), ...]}`` for the rows in view."""
-    import av
     import cv2
 
     width, height = size
     scale = height / 720
     screen_w, screen_h = int(620 * scale), int(330 * scale)
-    out = av.open(str(path), "w", format="mov")
-    video = out.add_stream("libx264", rate=fps)
-    video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+    writer = _Writer(path, size, fps)
     truth = []
     travel = width + screen_w
     for i in range(frames):
@@ -114,11 +128,6 @@ def panning_monitor(path: Path, frames: int = 90, size: tuple[int, int] = (1280,
             if box[0] >= 0 and box[2] <= width:
                 rows.append((text, box))
         truth.append({"rows": rows})
-        frame = av.VideoFrame.from_ndarray(px, format="rgb24")
-        frame.pts = i
-        for packet in video.encode(frame):
-            out.mux(packet)
-    for packet in video.encode():
-        out.mux(packet)
-    out.close()
+        writer.add(px)
+    writer.close()
     return truth
