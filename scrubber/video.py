@@ -139,7 +139,8 @@ def scrub(scrubber: "Scrubber", path: Path, name: str, settings: VideoSettings =
     notes = notes + (f"redacted-frames:{_ranges(plan.redacted)}",) if plan.redacted else notes
     if scrubber.policy.verify:
         t = time.perf_counter()
-        residual = _verify(scrubber, path, data, plan, settings, timings)
+        residual = _verify(scrubber, path, data, plan, settings, timings,
+                           lambda: progress(2 * clip_.frames, 2 * clip_.frames))
         timings["verify"] = time.perf_counter() - t
         if residual:
             return done(Status.BLOCKED, reasons + residual)
@@ -462,7 +463,7 @@ def _encode(scrubber: "Scrubber", path: Path, plan: _Plan, settings: VideoSettin
 
 
 def _verify(scrubber: "Scrubber", path: Path, data: bytes, plan: _Plan, settings: VideoSettings,
-            timings: dict[str, float]) -> list[str]:
+            timings: dict[str, float], checked: Callable[[], None]) -> list[str]:
     """Re-check the output's key frames and every ``verify_every``-th frame against the
     original's (``scrubber.verify``); the reasons of what is still there, with the frame."""
     import av
@@ -480,6 +481,7 @@ def _verify(scrubber: "Scrubber", path: Path, data: bytes, plan: _Plan, settings
             safe = safe[: original.shape[0], : original.shape[1]]
             near = plan.keys[min(range(len(plan.keys)), key=lambda j: abs(plan.keys[j] - i))]
             residual = verify(scrubber, safe, plan.regions(i), timings, (), plan.clip.found[near], original)
+            checked()
             if residual.reasons:
                 reasons += list(residual.reasons) + [f"video:residual-at-frame:{i}"]
                 break

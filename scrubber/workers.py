@@ -11,7 +11,10 @@
     service refuses to start instead of holding every photo.
   * ``run(job)`` waits at most ``timeout_s``; a child that overruns, grows past
     ``memory_mb`` of resident memory or dies is killed and replaced, and the file's result
-    is ``blocked`` with reason ``timeout``, ``memory-limit`` or ``worker-crashed``.
+    is ``blocked`` with reason ``timeout``, ``memory-limit`` or ``worker-crashed``. A video
+    clip's scan tells the parent of its progress (every ``PROGRESS_EVERY_S``): each time,
+    the clip gets ``timeout_s`` again from then, so a three-minute clip is not stopped for
+    its length, and a scan that stops moving still is.
   * The child ends within half a second of its parent, so a killed parent (a Dask worker
     lost with its machine) leaves no scan running on behind it.
   * A job in ``review`` mode scans with the policy's ``block`` actions turned into
@@ -45,6 +48,9 @@ from scrubber.policy import Policy, Status
 class WorkerFailed(ScrubberError):
     exit_code = 4
     reason = "worker-failed"
+
+
+PROGRESS_EVERY_S = 2.0  # how often a clip's scan tells the parent it is still moving
 
 
 @dataclass(frozen=True)
@@ -140,7 +146,14 @@ def _child(fd: int, parent: int) -> None:
             return
         if job.review not in scrubbers:
             scrubbers[job.review] = Scrubber(policy.for_review())
-        conn.send(replace(run_job(scrubbers[job.review], job), data=None))
+        told = [0.0]
+
+        def alive(done: int, total: int) -> None:  # a clip's frames: the parent's sign of progress
+            if time.monotonic() - told[0] >= PROGRESS_EVERY_S:
+                told[0] = time.monotonic()
+                conn.send(("progress", done, total))
+
+        conn.send(replace(run_job(scrubbers[job.review], job, alive), data=None))
 
 
 def _resident_mb(pid: int) -> float:
@@ -215,10 +228,16 @@ class ScanProcess:
                 break
             if self._conn.poll(min(0.25, left)):
                 try:
-                    return self._conn.recv()
+                    message = self._conn.recv()
                 except (EOFError, OSError):
                     reason = "worker-crashed"
                     break
+                if isinstance(message, tuple) and message[:1] == ("progress",):
+                    # a clip moving through its frames gets the limit again from here: the
+                    # limit is on time without progress (a hang), not on a clip's length
+                    deadline = max(deadline, time.monotonic() + self.timeout_s)
+                    continue
+                return message
             if self._proc.poll() is not None:
                 reason = "worker-crashed"
                 break

@@ -183,7 +183,9 @@ def test_progress_is_told_of_every_frame_scanned_and_written(scrubber, clip):
     seen = []
     r = scrubber.process(path, progress=lambda done, total: seen.append((done, total)))
     assert r.status is Status.REDACTED
-    assert [d for d, _ in seen] == list(range(1, 121)) and {t for _, t in seen} == {120}
+    done = [d for d, _ in seen]
+    assert done[:120] == list(range(1, 121)) and {t for _, t in seen} == {120}
+    assert set(done[120:]) == {120}  # the re-check's frames: still moving, nothing more to count
 
 
 def test_the_frames_where_a_face_appears_or_vanishes_are_re_checked(tmp_path):
@@ -210,3 +212,15 @@ def test_a_clip_is_told_from_a_heic_or_avif_photo_by_its_bytes(clip, tmp_path):
     avif = tmp_path / "x.avif"
     avif.write_bytes(b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00" + b"\x00" * 64)
     assert not is_video(avif)
+
+
+def test_a_clip_longer_than_the_time_limit_finishes_while_it_moves(clip):
+    """The per-file limit is on time without progress: a clip whose scan takes longer than
+    the limit, frame after frame, is not stopped for its length."""
+    from scrubber.workers import Job, Pool
+
+    path, _ = clip
+    with Pool(Policy(), 1, timeout_s=2.5) as pool:
+        r = pool.submit(Job(str(path))).result()
+    assert r.status is Status.REDACTED, r.reasons
+    assert r.timings["total"] > 2.5  # longer than the limit, finished all the same
