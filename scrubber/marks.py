@@ -18,13 +18,8 @@ from dataclasses import dataclass
 from scrubber.detection import Box, Kind, coverage, face_groups, iou
 from scrubber.pipeline import Result
 from scrubber.policy import CONSENTED
-from scrubber.words import IDENTIFIERS, listed
+from scrubber.words import SURFACES, listed, noun, phrase
 
-OTHERS = {"barcode": ("a barcode", "barcodes"), "unreadable text": ("a line nobody could read",
-                                                                    "lines nobody could read")}
-
-SURFACE_WORDS = {Kind.SCREEN: "screen", Kind.DOCUMENT: "document or label", Kind.WHITEBOARD: "whiteboard",
-                 Kind.WRISTBAND: "wristband"}
 ORDER = (Kind.FACE, Kind.SCREEN, Kind.DOCUMENT, Kind.WHITEBOARD, Kind.WRISTBAND, Kind.BARCODE, Kind.IDENTIFIER,
          Kind.TEXT)
 TAG_SHARE = 1 / 28  # a tag's side, as a share of the photo's longer side
@@ -43,7 +38,7 @@ def marks(result: Result) -> list[Mark]:
     """The numbered marks of one result (see the module docstring)."""
     found = result.detections
     filled_text = any(r.startswith("fill:text") for r in result.reasons)
-    surfaces = [d for d in found if d.kind in SURFACE_WORDS]
+    surfaces = [d for d in found if d.kind in SURFACES]
     items: list[tuple[int, Box, str, str]] = []
     for group in face_groups(d for d in found if d.kind is Kind.FACE):
         kept = all(d.label == CONSENTED for d in group)
@@ -51,20 +46,20 @@ def marks(result: Result) -> list[Mark]:
                       "kept" if kept else "face"))
     inside: dict[int, Counter] = {i: Counter() for i in range(len(surfaces))}
     for d in found:
-        if d.kind in SURFACE_WORDS or d.kind is Kind.FACE or (d.kind is Kind.TEXT and not filled_text):
+        if d.kind in SURFACES or d.kind is Kind.FACE or (d.kind is Kind.TEXT and not filled_text):
             continue
-        noun = "barcode" if d.kind is Kind.BARCODE else "unreadable text" if d.kind is Kind.TEXT else d.label or "?"
+        key = ("barcode" if d.kind is Kind.BARCODE else "unreadable text line" if d.kind is Kind.TEXT
+               else f"identifier:{d.label}")
         holder = next((i for i, s in enumerate(surfaces) if coverage(d.box, s.box) >= 0.5), None)
         if holder is not None:  # filled with its surface: said on the surface's mark
-            inside[holder][noun] += 1
+            inside[holder][key] += 1
             continue
-        what = ("Barcode" if d.kind is Kind.BARCODE else "Text nobody could read" if d.kind is Kind.TEXT
-                else _upper_first(_phrase(noun, 1).removeprefix("an ").removeprefix("a ")))
+        what = "Text nobody could read" if d.kind is Kind.TEXT else _upper_first(noun(key))
         items.append((ORDER.index(d.kind), d.box, what, "code" if d.kind is Kind.BARCODE else "text"))
     for i, s in enumerate(surfaces):
-        held = listed([_phrase(noun, n) for noun, n in inside[i].items()])
+        held = listed([phrase(key, n) for key, n in inside[i].items()])
         items.append((ORDER.index(s.kind), s.box,
-                      _upper_first(SURFACE_WORDS[s.kind]) + (f" with {held}" if held else ""), "surface"))
+                      _upper_first(noun(s.kind.value)) + (f" with {held}" if held else ""), "surface"))
     for d in result.residuals:
         items.append((len(ORDER), d.box, f"Still found after redacting: {d.kind.value}", "residual"))
     items.sort(key=lambda it: (it[0], it[1].x0, it[1].y0))
@@ -77,12 +72,6 @@ def marks(result: Result) -> list[Mark]:
         taken.append(Box(x, y, x + side, y + side))
         out.append(Mark(number, box.as_tuple(), what, style, (x, y, side)))
     return out
-
-
-def _phrase(label: str, n: int) -> str:
-    """``a name``, ``3 names``, ``a barcode``: ``n`` of what ``label`` names."""
-    one, several = OTHERS.get(label) or IDENTIFIERS.get(label, (f"an identifier ({label})", f"identifiers ({label})"))
-    return one if n == 1 else f"{n} {several}"
 
 
 def _upper_first(text: str) -> str:

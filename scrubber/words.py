@@ -19,8 +19,26 @@ IDENTIFIERS = {  # label: (one, several)
     "URL": ("a web address", "web addresses"), "IP": ("an IP address", "IP addresses"),
     "PLATE": ("a licence plate", "licence plates"), "SERIAL": ("a device serial number", "device serial numbers"),
 }
-SURFACES = {Kind.SCREEN: "a screen", Kind.DOCUMENT: "a document or label", Kind.WHITEBOARD: "a whiteboard",
-            Kind.WRISTBAND: "a wristband"}
+SURFACES = (Kind.SCREEN, Kind.DOCUMENT, Kind.WHITEBOARD, Kind.WRISTBAND)
+THINGS = {  # what can be found, keyed as report.Summary.by_kind keys it: (one, several)
+    "face": ("a face", "faces"), "barcode": ("a barcode", "barcodes"),
+    "unreadable text line": ("a line of text nobody could read", "lines of text nobody could read"),
+    "screen": ("a screen", "screens"), "document": ("a document or label", "documents or labels"),
+    "whiteboard": ("a whiteboard", "whiteboards"), "wristband": ("a wristband", "wristbands"),
+} | {f"identifier:{label}": words for label, words in IDENTIFIERS.items()}
+
+
+def phrase(key: str, n: int) -> str:
+    """``n`` of what ``key`` (a ``THINGS`` key) names: "a name", "3 names", "a screen"."""
+    kind, _, label = key.partition(":")
+    one, several = THINGS.get(key) or ((f"an identifier ({label})", f"identifiers ({label})")
+                                       if kind == "identifier" else (key, key))
+    return one if n == 1 else f"{n} {several}"
+
+
+def noun(key: str) -> str:
+    """What ``key`` names, without its article: "record number", "document or label"."""
+    return phrase(key, 1).removeprefix("an ").removeprefix("a ")
 
 
 def place(box: Box, width: int, height: int) -> str:
@@ -50,19 +68,15 @@ def found(result: Result) -> list[str]:
         out.append(f"{len(faces)} face{'s' * (len(faces) > 1)} blurred")
     if kept:
         out.append(f"{len(kept)} face{'s' * (len(kept) > 1)} left visible (on the consent roster)")
-    for kind, what in SURFACES.items():
+    for kind in SURFACES:
         for d in (d for d in dets if d.kind is kind):
-            out.append(f"{what} ({place(d.box, w, h)}) filled whole")
+            out.append(f"{phrase(kind.value, 1)} ({place(d.box, w, h)}) filled whole")
     codes = [d for d in dets if d.kind is Kind.BARCODE]
     if codes:
-        out.append("a barcode filled" if len(codes) == 1 else f"{len(codes)} barcodes filled")
+        out.append(f"{phrase('barcode', len(codes))} filled")
     labels = Counter(d.label for d in dets if d.kind is Kind.IDENTIFIER)
     if labels:
-        def words(label: str | None, n: int) -> str:
-            one, several = IDENTIFIERS.get(label or "", (f"an identifier ({label})", f"identifiers ({label})"))
-            return one if n == 1 else f"{n} {several}"
-
-        out.append(f"{listed([words(label, n) for label, n in labels.items()])} filled")
+        out.append(f"{listed([phrase(f'identifier:{label}', n) for label, n in labels.items()])} filled")
     unread = [d for d in dets if d.kind is Kind.TEXT and "unreadable" in d.evidence]
     if unread and any(r.startswith("fill:text") for r in result.reasons):
         out.append(f"{len(unread)} line{'s' * (len(unread) > 1)} of text nobody could read filled")
@@ -72,17 +86,7 @@ def found(result: Result) -> list[str]:
 def tally(by_kind: dict[str, int]) -> str:
     """A scan's counts per kind (``report.Summary.by_kind``) in words: "5 faces, a screen and
     2 names"."""
-    kinds = {"face": ("a face", "faces"), "barcode": ("a barcode", "barcodes"),
-             "unreadable text line": ("a line of text nobody could read", "lines of text nobody could read")}
-    kinds |= {"screen": ("a screen", "screens"), "document": ("a document or label", "documents or labels"),
-              "whiteboard": ("a whiteboard", "whiteboards"), "wristband": ("a wristband", "wristbands")}
-    parts = []
-    for key, n in by_kind.items():
-        kind, _, label = key.partition(":")
-        one, several = IDENTIFIERS.get(label, (f"an identifier ({label})", f"identifiers ({label})")) \
-            if kind == "identifier" else kinds.get(key, (key, key))
-        parts.append(one if n == 1 else f"{n} {several}")
-    return listed(parts) if parts else ""
+    return listed([phrase(key, n) for key, n in by_kind.items()])
 
 
 def why_blocked(result: Result) -> list[str]:
@@ -96,7 +100,7 @@ def why_blocked(result: Result) -> list[str]:
     elif result.error:
         out.append("The file could not be read as a photo: check that it opens, or export it again as JPEG.")
     if any(r.startswith("surface-too-large") for r in reasons):
-        kinds = [SURFACES[k] for k in SURFACES if any(d.kind is k for d in result.detections)]
+        kinds = [phrase(k.value, 1) for k in SURFACES if any(d.kind is k for d in result.detections)]
         what = listed(kinds) if kinds else "a record (a chart, a screen, a whiteboard or a label)"
         out.append(f"The photo is a close-up of {what}: do not post it. If it is only in the background, crop it "
                    "out and check again.")
