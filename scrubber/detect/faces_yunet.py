@@ -47,6 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scrubber.detect.face_judge import FaceJudge
 from scrubber.detection import Box, Detection, Kind, clip, nms
 from scrubber.errors import DetectorFailed, ModelMissing
 from scrubber.imageio import Frame
@@ -71,6 +72,7 @@ class YuNetSettings:
     # (textures) on the 58 large benchmark photos
     fine_threshold: float = 0.5
     rotations: bool = True
+    judged: bool = True  # unsure faces get a second opinion (``face_judge``): animals are no faces
 
 
 MODEL = Path(__file__).parent / "models" / "yunet_2023.onnx"
@@ -161,6 +163,7 @@ class YuNetFaces:
     def __init__(self, settings: YuNetSettings | None = None):
         self.settings = settings or YuNetSettings()
         self._net = YuNetNet()
+        self._judge = FaceJudge() if self.settings.judged else None
 
     def _run(self, rgb: np.ndarray, threshold: float | None = None) -> list[tuple[float, float, float, float, float]]:
         least = self.settings.threshold if threshold is None else threshold
@@ -204,4 +207,7 @@ class YuNetFaces:
                     add(ux, uy, h, w, score, back, level=f"rot{90 * k}")
 
         # the union: a level's box may cut off hair or chin; a box inside another is the same face
-        return nms(found, 0.3, merge=True, nested=0.7)
+        faces = nms(found, 0.3, merge=True, nested=0.7)
+        if self._judge is None:
+            return faces
+        return tuple(d for d in faces if self._judge.is_face(frame.pixels, d.box, d.score))
