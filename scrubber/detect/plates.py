@@ -4,14 +4,17 @@ nothing is downloaded), run with onnxruntime.
 
 The text reader finds a plate only when it can read it: a plate seen small, blurred or at an
 angle (a car park photographed past the clinic's sign) is a row of letters no OCR reads, and
-a person still does. The network sees plates whatever they say. It is opt-in (add ``plates``
-to the policy's ``detectors``): one pass costs about 0.4 s on one core whatever the photo's
-size, more than the whole budget left for a 12-MP photo (``bench/README.md``).
+a person still does. The network sees plates whatever they say.
 
-Decoding, as YOLOv8 exports it: the frame letterboxed into the network's 640 x 640 input
-(grey 114 padding, RGB, 0-1); output ``(1, 37, 8400)``: box centre, size and the plate score
-per anchor (the 32 mask coefficients and the mask prototypes are not needed for a box);
-greedy NMS. A plate comes back as an ``identifier`` labelled ``PLATE`` and is filled.
+The wheel's graph is built for a 640 x 640 input and ends in a box decoder and a mask branch
+made for that size. Only its detection head is run (``head_graph``: the three levels' box and
+class maps, before the decoder, with the input's height and width left free), so the frame is
+fed at its own aspect, ``side`` pixels long, padded right and bottom to a multiple of 32
+(grey 114, RGB, 0-1), and the head is decoded here as YOLOv8 decodes it: per cell of a level
+with stride s, the plate score sigmoid(class) and the box's four distances to the cell's
+centre ((x + 0.5) s, (y + 0.5) s), each the expectation of a softmax over 16 bins, times s;
+greedy NMS. ``tests/detect/test_plates.py`` checks this against the wheel's own graph. A plate
+comes back as an ``identifier`` labelled ``PLATE`` and is filled.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from scrubber.imageio import Frame
 
 @dataclass(frozen=True)
 class PlateSettings:
+    side: int = 640  # the frame's long side on the network's input
     # keeps the realset clip's plate (0.55); a sign scored 0.54 passes too (``bench/README.md``)
     threshold: float = 0.5
     min_side: float = 8.0  # px on the network's input: a smaller box is no plate anyone reads
@@ -60,39 +64,99 @@ class Plates:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
-        self._session = onnxruntime.InferenceSession(str(path or model_path()), options,
-                                                     providers=["CPUExecutionProvider"])
+        options.log_severity_level = 3
+        try:
+            graph = head_graph(path or model_path())
+            self._session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        except ModelMissing:
+            raise
+        except Exception as err:
+            raise ModelMissing(f"the plate detector's model could not load ({type(err).__name__}: {err})") from err
         inp = self._session.get_inputs()[0]
-        self._input, self._side = inp.name, int(inp.shape[-1])
+        self._input = inp.name
         self._dtype = np.float16 if "float16" in inp.type else np.float32
 
     def detect(self, frame: Frame) -> tuple[Detection, ...]:
         import cv2
 
-        s, side = self.settings, self._side
-        rgb, back = frame.resized(side)
+        s = self.settings
+        rgb, back = frame.resized(s.side)
         h, w = rgb.shape[:2]
-        k = side / max(h, w)  # enlarges a frame smaller than the input
+        k = s.side / max(h, w)  # enlarges a frame smaller than the input
         if k != 1.0:
             rgb = cv2.resize(rgb, (max(1, round(w * k)), max(1, round(h * k))), interpolation=cv2.INTER_LINEAR)
-        top, left = (side - rgb.shape[0]) // 2, (side - rgb.shape[1]) // 2
-        canvas = np.full((side, side, 3), 114, np.uint8)
-        canvas[top : top + rgb.shape[0], left : left + rgb.shape[1]] = rgb
+        canvas = np.full((-(-rgb.shape[0] // STRIDES[-1]) * STRIDES[-1], -(-rgb.shape[1] // STRIDES[-1]) * STRIDES[-1], 3),
+                         114, np.uint8)
+        canvas[: rgb.shape[0], : rgb.shape[1]] = rgb
         blob = (canvas.transpose(2, 0, 1)[None] / 255.0).astype(self._dtype)
         try:
-            out = self._session.run(None, {self._input: blob})[0][0].astype(np.float32)
+            levels = self._session.run(None, {self._input: blob})
         except Exception as err:  # fail closed: the pipeline blocks on a detector that cannot run
             raise DetectorFailed(f"plate detector failed: {err}", tag="detector-error:plates") from err
-        cx, cy, bw, bh, score = out[0], out[1], out[2], out[3], out[4]
-        keep = (score >= s.threshold) & (np.minimum(bw, bh) >= s.min_side)
         scale = back / k  # network input pixels -> full resolution
         found = []
-        for x, y, pw, ph, p in zip(cx[keep], cy[keep], bw[keep], bh[keep], score[keep]):
-            x0, y0 = (x - pw / 2 - left) * scale, (y - ph / 2 - top) * scale
-            box = Box(int(np.floor(x0)), int(np.floor(y0)), int(np.ceil(x0 + pw * scale)),
-                      int(np.ceil(y0 + ph * scale)))
+        for x0, y0, x1, y1, p in decode(levels, s.threshold, s.min_side):
+            box = Box(int(np.floor(x0 * scale)), int(np.floor(y0 * scale)), int(np.ceil(x1 * scale)),
+                      int(np.ceil(y1 * scale)))
             box = clip(grow(box, s.margin), frame.width, frame.height)
             if box.area:
                 found.append(Detection(Kind.IDENTIFIER, box, round(float(p), 3), self.name, label="PLATE",
                                        evidence=("plate-shape",)))
         return nms(tuple(found), s.iou)
+
+
+STRIDES = (8, 16, 32)
+LOGIT = 60.0  # class logits are clipped here before exp (float32 overflows past ~88)
+BINS = 16  # YOLOv8's distribution focal loss: each box side is a softmax over this many bins
+HEAD = tuple(f"/model.22/Concat_{i}_output_0" for i in (1, 2, 3))  # per level: 64 box + 1 class maps
+
+
+def head_graph(path: Path) -> bytes:
+    """The wheel's graph cut after its detection head (the nodes the three levels' maps need),
+    with the input's height and width left free."""
+    import onnx
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    needed, kept = set(HEAD), []
+    for node in reversed(graph.node):
+        if any(o in needed for o in node.output):
+            kept.append(node)
+            needed.update(node.input)
+    if not needed.issuperset(HEAD) or not kept:
+        raise ModelMissing(f"{path}: not the YOLOv8 plate graph this detector reads")
+    del graph.node[:]
+    graph.node.extend(reversed(kept))
+    initializers = [t for t in graph.initializer if t.name in needed]
+    del graph.initializer[:]
+    graph.initializer.extend(initializers)
+    elem = graph.input[0].type.tensor_type.elem_type
+    del graph.output[:]
+    graph.output.extend(onnx.helper.make_tensor_value_info(name, elem, None) for name in HEAD)
+    del graph.value_info[:]  # shapes inferred for 640 x 640
+    dims = graph.input[0].type.tensor_type.shape.dim
+    for i, name in ((2, "height"), (3, "width")):
+        dims[i].ClearField("dim_value")
+        dims[i].dim_param = name
+    return model.SerializeToString()
+
+
+def decode(levels, threshold: float, min_side: float) -> list[tuple[float, float, float, float, float]]:
+    """(x0, y0, x1, y1, score) in input pixels for every cell scoring at least ``threshold``
+    whose box is at least ``min_side`` on both sides."""
+    out = []
+    for stride, level in zip(STRIDES, levels):
+        maps = level[0].astype(np.float32)
+        score = 1 / (1 + np.exp(-np.clip(maps[4 * BINS], -LOGIT, LOGIT)))
+        rows, cols = np.nonzero(score >= threshold)
+        if not len(rows):
+            continue
+        bins = maps[: 4 * BINS, rows, cols].reshape(4, BINS, -1)
+        bins = np.exp(bins - bins.max(axis=1, keepdims=True))
+        left, top, right, bottom = (bins * np.arange(BINS, dtype=np.float32)[None, :, None]).sum(1) / bins.sum(1)
+        cx, cy = cols + 0.5, rows + 0.5
+        boxes = np.stack([cx - left, cy - top, cx + right, cy + bottom], 1) * stride
+        for (x0, y0, x1, y1), p in zip(boxes, score[rows, cols]):
+            if min(x1 - x0, y1 - y0) >= min_side:
+                out.append((float(x0), float(y0), float(x1), float(y1), float(p)))
+    return out

@@ -40,11 +40,11 @@ _DECLARED = ("name", "version", "kinds", "needs_context", "rereads")
 # name -> "module:Class" (imported on first use)
 DETECTORS: dict[str, str] = {
     "faces-yunet": "scrubber.detect.faces_yunet:YuNetFaces",
-    "faces-dlib": "scrubber.detect.faces_dlib:DlibFaces",
+    "faces-dlib": "scrubber.detect.faces_dlib:DlibFaces",  # opt-in: not in the default policy
     "text-ocr": "scrubber.detect.text_ocr:TesseractText",
     "barcodes": "scrubber.detect.barcodes:Barcodes",
     "surfaces": "scrubber.detect.surfaces:Surfaces",
-    "plates": "scrubber.detect.plates:Plates",  # opt-in: not in the default policy
+    "plates": "scrubber.detect.plates:Plates",
 }
 
 

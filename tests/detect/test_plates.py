@@ -1,5 +1,5 @@
-"""The opt-in plate detector on real photos: the realset's car park (a plate the text reader
-cannot read), people and signs without a plate; and a scan with ``plates`` in the policy."""
+"""The plate detector on real photos: the realset's car park (a plate the text reader cannot
+read), people and signs without a plate; and a scan with the default policy."""
 
 from __future__ import annotations
 
@@ -61,12 +61,35 @@ def test_a_room_holds_no_plate(plates):
 
 
 @needs_realset
-def test_a_scan_with_plates_in_the_policy_fills_the_plate(tmp_path):
+def test_the_default_scan_fills_the_car_park_plate(tmp_path):
     from scrubber.pipeline import Scrubber
-    from scrubber.policy import DEFAULT_DETECTORS, Policy, Status
+    from scrubber.policy import Policy, Status
 
-    result = Scrubber(Policy(detectors=DEFAULT_DETECTORS + ("plates",))).process(CAR_PARK)
+    result = Scrubber(Policy()).process(CAR_PARK)
     assert result.status is Status.REDACTED and "fill:identifier:PLATE" in result.reasons
     x0, y0, x1, y1 = _annotated()[0]
     safe = decode_own(result.data)[y0:y1, x0:x1]
     assert (safe.max(axis=2) < 8).mean() > 0.6, "the plate is under solid fill"
+
+
+@needs_realset
+def test_the_head_decoded_here_gives_what_the_wheels_whole_graph_gives():
+    """On the car park letterboxed into the wheel's 640 x 640 input: every box the wheel's own
+    graph (decoder included) scores above 0.3 comes out of ``head_graph`` + ``decode`` at the
+    same place and score."""
+    import onnxruntime
+
+    from scrubber.detect.plates import decode, head_graph, model_path
+
+    rgb, _ = load(CAR_PARK).frames[0].resized(640)
+    canvas = np.full((640, 640, 3), 114, np.uint8)
+    canvas[: rgb.shape[0], : rgb.shape[1]] = rgb
+    blob = (canvas.transpose(2, 0, 1)[None] / 255.0).astype(np.float16)
+    whole = onnxruntime.InferenceSession(str(model_path()), providers=["CPUExecutionProvider"])
+    out = whole.run(None, {"images": blob})[0][0].astype(np.float32)
+    keep = out[4] >= 0.3
+    theirs = sorted(zip(out[0][keep] - out[2][keep] / 2, out[1][keep] - out[3][keep] / 2, out[4][keep]))
+    head = onnxruntime.InferenceSession(head_graph(model_path()), providers=["CPUExecutionProvider"])
+    ours = sorted((x0, y0, p) for x0, y0, _, _, p in decode(head.run(None, {"images": blob}), 0.3, 0.0))
+    assert len(theirs) == len(ours) > 0
+    assert np.allclose(np.array(theirs), np.array(ours), atol=0.5)
