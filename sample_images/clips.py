@@ -131,3 +131,127 @@ def panning_monitor(path: Path, frames: int = 90, size: tuple[int, int] = (1280,
         writer.add(px)
     writer.close()
     return truth
+
+
+BAND = ("DOE, JANE", "MRN 00482913", "DOB 07/22/1984")
+
+
+def _band(scale: float) -> np.ndarray:
+    """A white wristband strip with a name, MRN, DOB and a Code 128 symbol of the MRN."""
+    import cv2
+    import zxingcpp
+
+    w, h = int(520 * scale), int(120 * scale)
+    band = np.full((h, w, 3), 250, np.uint8)
+    for k, text in enumerate(BAND):
+        cv2.putText(band, text, (int(12 * scale), int((32 + 34 * k) * scale)), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.85 * scale, (10, 10, 10), max(1, int(2 * scale)))
+    code = np.asarray(zxingcpp.create_barcode("00482913", zxingcpp.BarcodeFormat.Code128).to_image(scale=2))
+    code = cv2.resize(code, (int(200 * scale), int(90 * scale)), interpolation=cv2.INTER_NEAREST)
+    band[int(15 * scale):int(15 * scale) + code.shape[0], w - code.shape[1] - int(10 * scale):w - int(10 * scale)] = \
+        code[:, :, None] if code.ndim == 2 else code[:, :, :3]
+    return band
+
+
+def _paste_turned(px: np.ndarray, patch: np.ndarray, centre: tuple[float, float], angle: float,
+                  squeeze: float = 1.0) -> list[int]:
+    """Paste ``patch`` onto ``px`` turned by ``angle`` degrees and narrowed to ``squeeze`` of its
+    width (a label turning away) about ``centre``; returns the box it covers."""
+    import cv2
+
+    h, w = patch.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    m[:, 0] *= squeeze
+    cx, cy = m @ np.array([w / 2, h / 2, 1.0])  # where the patch's centre lands; moved onto ``centre``
+    m[:, 2] += (centre[0] - cx, centre[1] - cy)
+    height, width = px.shape[:2]
+    warped = cv2.warpAffine(patch, m, (width, height), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+    mask = cv2.warpAffine(np.full((h, w), 255, np.uint8), m, (width, height), flags=cv2.INTER_NEAREST)
+    px[mask > 0] = warped[mask > 0]
+    ys, xs = np.nonzero(mask)
+    return [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1] if len(xs) else []
+
+
+def _room(size: tuple[int, int]) -> np.ndarray:
+    width, height = size
+    px = np.full((height, width, 3), (168, 160, 150), np.uint8)
+    px[int(height * 0.72):] = (120, 110, 100)
+    return px
+
+
+def moving_band(path: Path, frames: int = 90, size: tuple[int, int] = (1280, 720), fps: int = 30) -> list[dict]:
+    """A wristband on an arm that swings across the frame, turning from -35 to 35 degrees.
+    Returns per frame ``{"band": box, "angle": degrees}``."""
+    import cv2
+
+    width, height = size
+    scale = height / 720
+    band = _band(scale)
+    writer = _Writer(path, size, fps)
+    truth = []
+    for i in range(frames):
+        t = i / max(1, frames - 1)
+        px = _room(size)
+        cx, cy = width * (0.25 + 0.5 * t), height * (0.45 + 0.1 * np.sin(np.pi * t))
+        cv2.line(px, (int(cx - 420 * scale), int(cy + 160 * scale)), (int(cx + 60 * scale), int(cy)),
+                 (150, 120, 100), int(110 * scale))  # the forearm under the band
+        angle = -35 + 70 * t
+        truth.append({"band": _paste_turned(px, band, (cx, cy), angle), "angle": angle})
+        writer.add(px)
+    writer.close()
+    return truth
+
+
+def faces_passing(path: Path, frames: int = 90, size: tuple[int, int] = (1280, 720), fps: int = 30,
+                  face_px: int = 200) -> list[dict]:
+    """Two faces walk through: one enters from the left edge and leaves at the right, the other
+    comes the other way, each cut by the frame's edges as it enters and leaves. Returns per
+    frame ``{"faces": [box, ...], "face_px": face_px}`` (the visible part of each face)."""
+    import cv2
+    import skimage.data
+    from matplotlib import cbook
+    from PIL import Image
+
+    width, height = size
+    one = cv2.resize(skimage.data.astronaut()[0:260, 100:360], (face_px, face_px), interpolation=cv2.INTER_AREA)
+    with Image.open(cbook.get_sample_data("grace_hopper.jpg")) as im:
+        two = cv2.resize(np.asarray(im.convert("RGB"))[40:380, 80:420], (face_px, face_px), interpolation=cv2.INTER_AREA)
+    writer = _Writer(path, size, fps)
+    truth = []
+    travel = width + face_px
+    for i in range(frames):
+        px = _room(size)
+        boxes = []
+        for face, x, y in ((one, int(-face_px + i * travel / (frames - 1)), height // 5),
+                           (two, int(width - i * travel / (frames - 1)), height // 2)):
+            x0, x1 = max(0, x), min(width, x + face_px)
+            if x1 - x0 >= face_px // 5:  # a fifth of a face or more is in view
+                px[y:y + face_px, x0:x1] = face[:, x0 - x:x1 - x]
+                boxes.append([x0, y, x1, y + face_px])
+        truth.append({"faces": boxes, "face_px": face_px})
+        writer.add(px)
+    writer.close()
+    return truth
+
+
+def turning_label(path: Path, frames: int = 90, size: tuple[int, int] = (1280, 720), fps: int = 30) -> list[dict]:
+    """A specimen label (a name, an MRN, a date of birth) on a tube turning about its axis: seen
+    face on, then narrowing to a sliver and back. Returns per frame ``{"label": box, "squeeze": w}``."""
+    import cv2
+
+    width, height = size
+    scale = height / 720
+    label = np.full((int(150 * scale), int(460 * scale), 3), 245, np.uint8)
+    for k, text in enumerate(BAND):
+        cv2.putText(label, text, (int(14 * scale), int((40 + 42 * k) * scale)), cv2.FONT_HERSHEY_SIMPLEX,
+                    1.0 * scale, (15, 15, 15), max(1, int(2 * scale)))
+    writer = _Writer(path, size, fps)
+    truth = []
+    for i in range(frames):
+        px = _room(size)
+        squeeze = max(0.1, abs(np.cos(np.pi * i / max(1, frames - 1))))
+        box = _paste_turned(px, label, (width / 2, height / 2), 0.0, squeeze)
+        truth.append({"label": box, "squeeze": round(float(squeeze), 3)})
+        writer.add(px)
+    writer.close()
+    return truth

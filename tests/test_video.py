@@ -20,7 +20,7 @@ from scrubber.video import VideoSettings, metadata_problems, scrub
 from tests.conftest import ROOT, SAMPLES
 
 sys.path.insert(0, str(SAMPLES))
-from clips import frames_of, moving_face, rate_of  # noqa: E402
+from clips import faces_passing, frames_of, moving_band, moving_face, rate_of, turning_label  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -224,3 +224,42 @@ def test_a_clip_longer_than_the_time_limit_finishes_while_it_moves(clip):
         r = pool.submit(Job(str(path))).result()
     assert r.status is Status.REDACTED, r.reasons
     assert r.timings["total"] > 2.5  # longer than the limit, finished all the same
+
+
+def test_a_wristband_on_a_moving_arm_is_filled_on_every_frame(scrubber, tmp_path):
+    """The band swings across the frame turning from -35 to 35 degrees: its name, MRN, DOB and
+    barcode are under fill on every frame, and no frame's barcode decodes."""
+    import zxingcpp
+
+    src = tmp_path / "band.mov"
+    truth = moving_band(src, frames=30, size=(960, 540))
+    r = deliver(scrubber.process(src), tmp_path / "band-safe.mp4")
+    assert r.status is Status.REDACTED
+    before, after = frames_of(src), frames_of(tmp_path / "band-safe.mp4")
+    assert any(res.text == "00482913" for res in zxingcpp.read_barcodes(before[15]))
+    for i, t in enumerate(truth):
+        assert _changed(before[i], after[i], t["band"]) > 40, f"frame {i}"
+        assert not zxingcpp.read_barcodes(after[i]), f"frame {i}"
+
+
+def test_faces_entering_and_leaving_are_blurred_while_half_in_view(scrubber, tmp_path):
+    src = tmp_path / "passing.mov"
+    truth = faces_passing(src, frames=40, size=(960, 540), face_px=150)
+    r = deliver(scrubber.process(src), tmp_path / "passing-safe.mp4")
+    assert r.status is Status.REDACTED and "blur:face" in r.reasons
+    before, after = frames_of(src), frames_of(tmp_path / "passing-safe.mp4")
+    shown = [(i, f) for i, t in enumerate(truth) for f in t["faces"] if f[2] - f[0] >= t["face_px"] // 2]
+    assert len(shown) > 40
+    assert [(i, f) for i, f in shown if _changed(before[i], after[i], f) < 20] == []
+
+
+def test_a_label_turning_is_filled_while_it_can_be_read(scrubber, tmp_path):
+    """A label on a tube turning about its axis, face on to a sliver and back: filled on every
+    frame where it is half its width or more (from there to a sliver nobody reads it)."""
+    src = tmp_path / "label.mov"
+    truth = turning_label(src, frames=30, size=(960, 540))
+    r = deliver(scrubber.process(src), tmp_path / "label-safe.mp4")
+    assert r.status is Status.REDACTED
+    before, after = frames_of(src), frames_of(tmp_path / "label-safe.mp4")
+    wide = [i for i, t in enumerate(truth) if t["squeeze"] >= 0.5]
+    assert wide and [i for i in wide if _changed(before[i], after[i], truth[i]["label"]) < 40] == []
