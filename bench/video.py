@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "sample_images"))
 REALSET = ROOT.parent / "shared" / "realset" / "video"
 
 from clips import BAND, LABEL, faces_passing, frames_of, moving_band, moving_face, panning_monitor, turning_label  # noqa: E402
-from leaks import VIDEO_SECTION as SECTION  # noqa: E402
+from leaks import VIDEO_SECTION as SECTION, tesseract  # noqa: E402
 
 CLIPS = {  # name: (size, face px, frames)
     "ward-1080p": ((1920, 1080), 300, 120),
@@ -77,8 +77,7 @@ def _overlaps(a, b) -> bool:
 
 
 def _reads(pixels: np.ndarray, box, secret: str) -> bool:
-    import pytesseract
-
+    pytesseract = tesseract()
     x0, y0, x1, y1 = box
     crop = pixels[max(0, y0 - 10) : y1 + 10, max(0, x0 - 10) : x1 + 10]
     text = re.sub(r"\D", "", pytesseract.image_to_string(crop, config="--psm 7"))
@@ -104,7 +103,7 @@ def judge_generated(original: Path, output: Path, truth: list[dict], judges) -> 
 
 def _reads_text(pixels: np.ndarray, box, secret: str, psm: int = 7) -> bool:
     """Tesseract reads most of ``secret`` (letters and digits, fuzzy 0.8) in the grown box."""
-    import pytesseract
+    pytesseract = tesseract()
 
     x0, y0, x1, y1 = box
     crop = pixels[max(0, y0 - 10) : y1 + 10, max(0, x0 - 10) : x1 + 10]

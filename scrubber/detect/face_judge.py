@@ -57,11 +57,16 @@ def _turned(crop: np.ndarray, angle: float) -> np.ndarray:
     return np.ascontiguousarray(cv2.warpAffine(crop, m, (w, h), borderMode=cv2.BORDER_REPLICATE))
 
 
+def _grey(pixels: np.ndarray, box: Box, side: int) -> np.ndarray:
+    """The box in grey, ``side`` px square, as float."""
+    grey = cv2.cvtColor(np.ascontiguousarray(pixels[box.y0:box.y1, box.x0:box.x1]), cv2.COLOR_RGB2GRAY)
+    return cv2.resize(grey, (side, side), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
 def _grey_steps(pixels: np.ndarray, box: Box) -> np.ndarray:
     """Mean absolute step between horizontal and vertical neighbours, per pixel, of the box
     seen at ``SIDE`` px."""
-    grey = cv2.cvtColor(np.ascontiguousarray(pixels[box.y0:box.y1, box.x0:box.x1]), cv2.COLOR_RGB2GRAY)
-    g = cv2.resize(grey, (SIDE, SIDE), interpolation=cv2.INTER_AREA).astype(np.float32)
+    g = _grey(pixels, box, SIDE)
     steps = np.zeros_like(g)
     steps[:, 1:] += np.abs(np.diff(g, axis=1))
     steps[1:, :] += np.abs(np.diff(g, axis=0))
@@ -94,9 +99,9 @@ class FaceJudge:
             import dlib
         except ImportError as err:
             raise ModelMissing("dlib is missing: pip install dlib-bin") from err
-        from scrubber.detect.faces_dlib import _load
+        from scrubber.detect.faces_dlib import load_hog
 
-        self._hog = _load(dlib)
+        self._hog = load_hog(dlib)
         try:
             import face_recognition_models
 
@@ -122,8 +127,7 @@ class FaceJudge:
     def sharpness(pixels: np.ndarray, box: Box) -> float:
         """The spread of the box's Laplacian against the spread of its grey, at 96 px: fur and
         feathers ~0.4-1.0, a blurred or enlarged face under 0.21."""
-        grey = cv2.cvtColor(np.ascontiguousarray(pixels[box.y0:box.y1, box.x0:box.x1]), cv2.COLOR_RGB2GRAY)
-        g = cv2.resize(grey, (96, 96), interpolation=cv2.INTER_AREA).astype(np.float32)
+        g = _grey(pixels, box, 96)
         return float(cv2.Laplacian(g, cv2.CV_32F).std() / (g.std() + 1e-3))
 
     def hidden(self, pixels: np.ndarray, box: Box) -> bool:

@@ -27,7 +27,8 @@ from scrubber.imageio import Frame
 SAVED = Path(__file__).parent / "models" / "dlib_frontal_face_hog.svm"
 
 
-def _load(dlib):
+def load_hog(dlib):
+    """dlib's HOG frontal-face detector, from the saved file (or dlib's own copy)."""
     try:
         return dlib.fhog_object_detector(str(SAVED))
     except Exception:  # missing, or a dlib that reads another format: the slow way
@@ -53,7 +54,7 @@ class DlibFaces:
             import dlib
         except ImportError as err:
             raise ModelMissing("dlib is missing: pip install dlib-bin") from err
-        self._detector = _load(dlib)
+        self._detector = load_hog(dlib)
 
     def detect(self, frame: Frame) -> tuple[Detection, ...]:
         small, back = frame.resized(self.settings.side)
