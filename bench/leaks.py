@@ -381,7 +381,7 @@ def _q(values: list[float], q: float) -> float:
 def table(rows: dict, runs: dict, startup: dict, command: str) -> str:
     systems = [s for s in SYSTEMS if any(s in r["systems"] for r in rows.values())]
     own = {"scrubber": CATEGORIES, "presidio": ("identifier",), "deface": ("face",), "both": ("identifier", "face")}
-    lines = [f"# Leak benchmark — scrubber vs Presidio image redactor and deface",
+    lines = ["# Leak benchmark — scrubber vs Presidio image redactor and deface",
              "",
              f"Date: {date.today().isoformat()}. Machine: {platform.machine()}, {os.cpu_count()} cores, "
              f"Python {platform.python_version()}, {platform.platform()}.",
