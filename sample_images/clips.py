@@ -102,6 +102,14 @@ def rate_of(path: Path) -> Fraction:
 ROWS = ("DOE, JANE      MRN 00482913", "OKAFOR, NGOZI  MRN 00571226", "LINDQVIST, KAREN  MRN 00390415")
 
 
+def _room(size: tuple[int, int], wall=(168, 160, 150), floor=(120, 110, 100), floor_at: float = 0.72) -> np.ndarray:
+    """An empty room: a wall, and the floor from ``floor_at`` of the height down."""
+    width, height = size
+    px = np.full((height, width, 3), wall, np.uint8)
+    px[int(height * floor_at):] = floor
+    return px
+
+
 def panning_monitor(path: Path, frames: int = 90, size: tuple[int, int] = (1280, 720), fps: int = 30) -> list[dict]:
     """The camera pans across a ward: a monitor showing a patient list slides through the frame
     from right to left. Returns per frame ``{"rows": [(text, box), ...]}`` for the rows in view."""
@@ -114,8 +122,7 @@ def panning_monitor(path: Path, frames: int = 90, size: tuple[int, int] = (1280,
     truth = []
     travel = width + screen_w
     for i in range(frames):
-        px = np.full((height, width, 3), (170, 160, 140), np.uint8)
-        px[int(height * 0.7):] = (110, 100, 90)
+        px = _room(size, (170, 160, 140), (110, 100, 90), 0.7)
         x = int(width - i * travel / max(1, frames - 1) * 0.8)
         y = int(120 * scale)
         cv2.rectangle(px, (x - 12, y - 12), (x + screen_w + 12, y + screen_h + 12), (30, 30, 30), -1)
@@ -172,13 +179,6 @@ def _paste_turned(px: np.ndarray, patch: np.ndarray, centre: tuple[float, float]
     return [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1] if len(xs) else []
 
 
-def _room(size: tuple[int, int]) -> np.ndarray:
-    width, height = size
-    px = np.full((height, width, 3), (168, 160, 150), np.uint8)
-    px[int(height * 0.72):] = (120, 110, 100)
-    return px
-
-
 def moving_band(path: Path, frames: int = 90, size: tuple[int, int] = (1280, 720), fps: int = 30) -> list[dict]:
     """A wristband on an arm that swings across the frame, turning from -35 to 35 degrees.
     Returns per frame ``{"band": box, "angle": degrees}``."""
@@ -222,8 +222,8 @@ def faces_passing(path: Path, frames: int = 90, size: tuple[int, int] = (1280, 7
     for i in range(frames):
         px = _room(size)
         boxes = []
-        for face, x, y in ((one, int(-face_px + i * travel / (frames - 1)), height // 5),
-                           (two, int(width - i * travel / (frames - 1)), height // 2)):
+        for face, x, y in ((one, int(-face_px + i * travel / max(1, frames - 1)), height // 5),
+                           (two, int(width - i * travel / max(1, frames - 1)), height // 2)):
             x0, x1 = max(0, x), min(width, x + face_px)
             if x1 - x0 >= face_px // 5:  # a fifth of a face or more is in view
                 px[y:y + face_px, x0:x1] = face[:, x0 - x:x1 - x]

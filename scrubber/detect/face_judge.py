@@ -1,10 +1,9 @@
 """A second opinion on the faces YuNet is unsure of: is it a person's face?
 
-YuNet scores animals as faces: a gorilla 0.76, a koala 0.70, a calf 0.76, a red panda 0.77,
-scikit-image's cat 0.60 (``bench/animals.py``: 57 real animal photos, 11 with a "face"). A face
-is judged when YuNet is unsure of it (``sure``), it is large (``min_px``, and ``min_share`` of
-the picture's long side: a pet is the subject of its photo, while a colleague in profile in a
-team photo is not judged) and sharp (``sharp_least``, detail against contrast: a blurred,
+YuNet takes some animals for faces, at the scores it gives unsure human faces
+(``bench/animals.py``). A face is judged when YuNet is unsure of it (``sure``), it is large
+(``min_px``, and ``min_share`` of the picture's long side: a pet is the subject of its photo,
+while a colleague in profile in a team photo is not judged) and sharp (``sharp_least``, detail against contrast: a blurred,
 dark or enlarged face, which neither dlib detector below confirms, is not judged). It is a
 person's face when any of these says so, cheapest first:
 
@@ -14,7 +13,7 @@ person's face when any of these says so, cheapest first:
 * **dlib's HOG frontal detector** sees a face there (``hog_least``), the crop turned upright by
   up to 60 degrees;
 * **dlib's MMOD CNN face detector** (``face_recognition_models``') sees one (``mmod_least``).
-  It costs ~0.1 s a crop, so it is asked last.
+  It is the slowest, so it is asked last.
 
 The figures behind each setting are in ``bench/README.md``. The judge runs wherever YuNet runs:
 the first pass, the re-check of a safe copy, the consent roster, video frames.
@@ -125,8 +124,8 @@ class FaceJudge:
 
     @staticmethod
     def sharpness(pixels: np.ndarray, box: Box) -> float:
-        """The spread of the box's Laplacian against the spread of its grey, at 96 px: fur and
-        feathers ~0.4-1.0, a blurred or enlarged face under 0.21."""
+        """The spread of the box's Laplacian against the spread of its grey, at 96 px: high for
+        fur and feathers, low for a blurred, dark or enlarged face."""
         g = _grey(pixels, box, 96)
         return float(cv2.Laplacian(g, cv2.CV_32F).std() / (g.std() + 1e-3))
 

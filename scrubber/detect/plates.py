@@ -33,7 +33,7 @@ from scrubber.imageio import Frame
 @dataclass(frozen=True)
 class PlateSettings:
     side: int = 576  # the frame's long side on the network's input (a multiple of 32)
-    # keeps the realset clip's plate (0.55); a sign scored 0.54 passes too (``bench/README.md``)
+    # keeps the realset clip's weakest plate at ``side`` (``bench/README.md``)
     threshold: float = 0.5
     min_side: float = 8.0  # px on the network's input: a smaller box is no plate anyone reads
     iou: float = 0.45
