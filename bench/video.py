@@ -37,6 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "sample_images"))
 REALSET = ROOT.parent / "shared" / "realset" / "video"
+ANNOTATIONS = ROOT / "bench" / "realset_video_annotations.json"  # faces and plates drawn on sampled frames
 
 from clips import BAND, LABEL, faces_passing, frames_of, moving_band, moving_face, panning_monitor, turning_label  # noqa: E402
 from leaks import VIDEO_SECTION as SECTION, tesseract  # noqa: E402
@@ -184,11 +185,34 @@ def judge_faces(original: Path, output: Path, truth: list[dict], judges) -> dict
     return {"frames": len(after), "phi": phi, "leaking": leaking, "faces_leaking": len(leaked)}
 
 
-def judge_real(original: Path, output: Path, judges) -> dict:
+def _unchanged(before: np.ndarray, after: np.ndarray, box) -> bool:
+    x0, y0, x1, y1 = box
+    return float(np.abs(before[y0:y1, x0:x1].astype(int) - after[y0:y1, x0:x1].astype(int)).mean()) < 10
+
+
+def judge_real(original: Path, output: Path, judges, annotated: dict) -> dict:
+    """Every frame searched for faces, before and after; and on the frames drawn by hand
+    (``bench/realset_video_annotations.json``) each face and plate: a face leaks when the
+    judge's detectors find a face on it or its pixels are nearly unchanged, a plate when its
+    pixels are nearly unchanged (a plate the network missed is left as it was)."""
     before, after = frames_of(original), frames_of(output)
     with_faces = sum(bool(_faces_at(judges, f)) for f in before)
     leaking = sum(bool(_faces_at(judges, f)) for f in after)
-    return {"frames": len(after), "frames_with_faces_in": with_faces, "frames_with_faces_out": leaking}
+    faces = plates = 0
+    leaks = []
+    for key, truth in annotated.items():
+        i = int(key)
+        found = _faces_at(judges, after[i])
+        for box in truth["faces"]:
+            faces += 1
+            if _unchanged(before[i], after[i], box) or any(_overlaps(g, box) for g in found):
+                leaks.append(f"frame {i}: face {box}")
+        for plate in truth["plates"]:
+            plates += 1
+            if _unchanged(before[i], after[i], plate["box"]):
+                leaks.append(f"frame {i}: plate {plate['box']} ({plate['legible']})")
+    return {"frames": len(after), "frames_with_faces_in": with_faces, "frames_with_faces_out": leaking,
+            "annotated_frames": len(annotated), "faces": faces, "plates": plates, "leaks": leaks}
 
 
 def run(peers: str | None, results: Path) -> None:
@@ -231,14 +255,18 @@ def run(peers: str | None, results: Path) -> None:
             t = _timed([*scrubber, "check", str(src), "--out", str(out)])
             kinds.append({"clip": name, "seconds": 3.0, "scrubber_s_per_s": round(t / 3.0, 2), **judge(src, out, truth)})
             print(json.dumps(kinds[-1]))
+        annotations = json.loads(ANNOTATIONS.read_text())
         for clip in sorted(REALSET.glob("*.mp4")):
+            drawn = annotations[clip.name]["frames"]
             out = tmp / f"{clip.stem}-scrubber.mp4"
             t = _timed([*scrubber, "check", str(clip), "--out", str(out)])
-            row = {"clip": clip.name, "scrubber_seconds": round(t, 1), **judge_real(clip, out, judges)}
+            row = {"clip": clip.name, "scrubber_seconds": round(t, 1), **judge_real(clip, out, judges, drawn)}
             if peers:
                 dout = tmp / f"{clip.stem}-deface.mp4"
                 _timed([str(Path(peers).parent / "deface"), str(clip), "-o", str(dout)])
-                row["deface_frames_with_faces_out"] = judge_real(clip, dout, judges)["frames_with_faces_out"]
+                judged = judge_real(clip, dout, judges, drawn)
+                row["deface_frames_with_faces_out"] = judged["frames_with_faces_out"]
+                row["deface_leaks"] = judged["leaks"]
             real_rows.append(row)
             print(json.dumps(row))
     write(rows, real_rows, results, peers, monitor, kinds)
@@ -276,11 +304,21 @@ def write(rows: list[dict], real_rows: list[dict], results: Path, peers: str | N
     lines += [f"| {k['clip']} | {k['scrubber_s_per_s']} | {k['leaking']} / {k['phi']} | "
               f"{k.get('faces_leaking', '–')} |" for k in kinds]
     lines += ["", "## Real clips (`../shared/realset/video`, 2560x1920, 10 fps)", "",
+              "Faces and plates drawn by hand on every 4th frame and the last "
+              "(`bench/realset_video_annotations.json`): a face leaks when the judge's detectors find it or its "
+              "pixels are nearly unchanged, a plate when its pixels are nearly unchanged.", "",
               "| clip | frames | frames where the judge finds a face: original | scrubber |"
-              + (" deface |" if peers else ""), "|---|---|---|---|" + ("---|" if peers else "")]
+              + (" deface |" if peers else "") + " frames drawn | faces / plates drawn | scrubber: leaking |"
+              + (" deface: leaking |" if peers else ""),
+              "|---|---|---|---|" + ("---|" if peers else "") + "---|---|---|" + ("---|" if peers else "")]
     for r in real_rows:
         lines.append(f"| {r['clip']} | {r['frames']} | {r['frames_with_faces_in']} | {r['frames_with_faces_out']} |"
-                     + (f" {r['deface_frames_with_faces_out']} |" if peers else ""))
+                     + (f" {r['deface_frames_with_faces_out']} |" if peers else "")
+                     + f" {r['annotated_frames']} | {r['faces']} / {r['plates']} | {len(r['leaks'])} |"
+                     + (f" {len(r['deface_leaks'])} |" if peers else ""))
+    leaks = [(r["clip"], leak) for r in real_rows for leak in r["leaks"]]
+    if leaks:
+        lines += ["", "scrubber's leaks on the drawn frames, every one:"] + [f"- `{c}` {leak}" for c, leak in leaks]
     text = "\n".join(lines) + "\n"
     results.write_text(text)
     # the same tables close bench/RESULTS.md (bench/leaks.py keeps this section when it rewrites the file)

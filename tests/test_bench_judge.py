@@ -74,3 +74,21 @@ def test_similarity_is_a_best_window_fuzzy_match():
     assert leaks.Judge.similar("00734519", "MRN: 0O734519") >= 0.8
     assert leaks.Judge.similar("00734519", "MRN: 4519") < 0.8
     assert np.isclose(leaks.Judge.similar("", "x"), 0.0)
+
+
+def test_identification_needs_a_face_left_to_identify(judge):
+    """A lightly blurred face is still a face and still the same person; one replaced by a
+    smooth blob of its own colours is no face, and its encoding is not taken as a match."""
+    import cv2
+
+    src = SAMPLES / "group_photo.jpg"
+    px = load(src).frames[0].pixels
+    box = max(_truth("group_photo.jpg")["faces"], key=lambda f: f[3] - f[1])
+    x0, y0, x1, y1 = box
+    soft = px.copy()
+    soft[y0:y1, x0:x1] = cv2.GaussianBlur(px[y0:y1, x0:x1], (0, 0), 2)
+    assert judge.face_found(px, soft, box)["same_person"]
+    blob = px.copy()
+    tiny = cv2.resize(px[y0:y1, x0:x1], (2, 2), interpolation=cv2.INTER_AREA)
+    blob[y0:y1, x0:x1] = cv2.resize(tiny, (x1 - x0, y1 - y0), interpolation=cv2.INTER_CUBIC)
+    assert not any(judge.face_found(px, blob, box).values())

@@ -63,8 +63,9 @@ def test_enrol_stores_encodings_only_with_mode_0600(tmp_path, photos):
 
 
 @pytest.mark.parametrize("sample, message", [
-    ("group_photo.jpg", "3 faces found (1: middle left, 172 px tall; 2: centre, 219 px tall; 3: middle right, "
-                        "178 px tall); pick one with --face N (--preview FILE draws the numbers)"),
+    ("group_photo.jpg", "4 faces found (1: middle left, 166 px tall; 2: centre, 219 px tall; 3: middle right, "
+                        "169 px tall; 4: lower right, 34 px tall); pick one with --face N (--preview FILE draws "
+                        "the numbers)"),
     ("empty_room.jpg", "no face found; enrol from photos that show the person's face"),
 ])
 def test_photos_without_exactly_one_face_need_a_choice(tmp_path, sample, message):
@@ -78,13 +79,15 @@ def test_photos_without_exactly_one_face_need_a_choice(tmp_path, sample, message
 def test_a_face_is_picked_from_a_group_photo_by_its_number_on_the_preview(tmp_path):
     roster, preview = tmp_path / "roster.json", tmp_path / "faces.jpg"
     r = _add(roster, "Grace Hopper", SAMPLES / "group_photo.jpg", preview=str(preview))
-    assert r.exit_code == 0 and "3 face(s) numbered" in r.stdout and not roster.exists()
+    assert r.exit_code == 0 and "4 face(s) numbered" in r.stdout and not roster.exists()
     drawn = np.asarray(Image.open(preview).convert("RGB")).astype(int)
     plain = np.asarray(Image.open(SAMPLES / "group_photo.jpg").convert("RGB")).astype(int)
     x0, y0, x1, y1 = truth("group_photo.jpg")["faces"][1]  # Grace Hopper, the centre face: number 2
     assert np.abs(drawn - plain)[y0:y1, x0:x1].max() > 100  # her box is drawn
-    r = _add(roster, "Grace Hopper", SAMPLES / "group_photo.jpg", face="4")
-    assert r.exit_code == 2 and "--face 4, but 3 face(s) were found" in r.stderr
+    r = _add(roster, "Grace Hopper", SAMPLES / "group_photo.jpg", face="5")
+    assert r.exit_code == 2 and "--face 5, but 4 face(s) were found" in r.stderr
+    r = _add(roster, "Grace Hopper", SAMPLES / "group_photo.jpg", face="4")  # the small face in the background
+    assert r.exit_code == 2 and "the face is 34 px tall; at least 80 px are needed" in r.stderr
     r = _add(roster, "Grace Hopper", SAMPLES / "group_photo.jpg", face="2")
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["consent", "check", str(SAMPLES / "group_photo.jpg"), "--roster", str(roster)])

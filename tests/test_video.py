@@ -263,3 +263,40 @@ def test_a_label_turning_is_filled_while_it_can_be_read(scrubber, tmp_path):
     before, after = frames_of(src), frames_of(tmp_path / "label-safe.mp4")
     wide = [i for i, t in enumerate(truth) if t["squeeze"] >= 0.5]
     assert wide and [i for i in wide if _changed(before[i], after[i], truth[i]["label"]) < 40] == []
+
+
+def _transcode(src, dst, codec: str, container: str) -> None:
+    """``src``'s frames re-encoded with ``codec`` in ``container``, as a phone or a browser
+    would write them (VP9 in WebM, AV1 and HEVC in MP4)."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w", format=container) as out:
+        stream = out.add_stream(codec, rate=rate_of(src))
+        first = True
+        for frame in inp.decode(video=0):
+            if first:
+                stream.width, stream.height, stream.pix_fmt, first = frame.width, frame.height, "yuv420p", False
+            frame.pts = None
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+@pytest.mark.parametrize("codec, container, name, format", [("libvpx-vp9", "webm", "tour.webm", "vp9"),
+                                                             ("libsvtav1", "mp4", "tour-av1.mp4", "av1"),
+                                                             ("libx265", "mp4", "tour-hevc.mp4", "hevc")])
+def test_vp9_in_webm_av1_and_hevc_clips_are_scrubbed(scrubber, clip, tmp_path, codec, container, name, format):
+    path, truth = clip
+    src = tmp_path / name
+    _transcode(path, src, codec, container)
+    with av.open(str(src)) as c:
+        decoder = c.streams.video[0].codec_context
+        assert format in f"{decoder.name} {decoder.codec.long_name}".lower()
+    r = deliver(scrubber.process(src), tmp_path / "safe.mp4")
+    assert r.status is Status.REDACTED and "blur:face" in r.reasons and "fill:identifier:MRN" in r.reasons
+    with av.open(str(tmp_path / "safe.mp4")) as out:
+        assert out.streams.video[0].codec_context.name == "h264"
+    before, after = frames_of(src), frames_of(tmp_path / "safe.mp4")
+    assert len(after) == len(before) == 60
+    for i in range(0, 60, 7):
+        assert _changed(before[i], after[i], truth[i]["face"]) > 20
+        assert _changed(before[i], after[i], truth[i]["label"]) > 20

@@ -23,9 +23,13 @@ the whole frame is shrunk to 960 px, so it runs on a small pyramid:
 * the whole frame turned 90 and 270 degrees at ``rotated_side`` (people lying down, photos
   held sideways: such faces are large), unless the frame is marked ``upright``;
 * the whole frame again at ``fine_side`` (or full resolution, if smaller) for small faces in
-  the background, when the whole pass would show a ``min_face`` face smaller than YuNet finds
-  reliably (19 px: measured, 40-px faces in 4000x3000 at 1920 px scored 0.68-0.78). A
-  2000-px frame shows a 40-px face at 19 px in the whole pass and skips the fine level.
+  the background, when the whole pass would show a ``min_face`` face smaller than
+  ``fine_below_px`` (32 px: YuNet finds frontal faces from 19 px, but a turned face scores
+  under the threshold at 29 px). A 1200-px frame shows a 40-px face at 32 px in the whole
+  pass and skips the fine level. Where the fine level is the photo shrunk (a 12-MP photo at
+  2400 px) small faces score lower and it keeps detections from ``fine_threshold``; at full
+  resolution it keeps the whole pass's ``threshold``. It keeps only boxes the whole pass shows
+  smaller than ``fine_largest_px``: a larger face is the whole pass's to find.
   The fine level runs in overlapping tiles of at most ``fine_tile`` pixels: YuNet's cost
   per pixel grows a little with its input (onnxruntime, one thread: 0.034 us/px at
   768 x 576, 0.043 at 1920 x 1440). It was 1920 px in six ~700-px tiles while YuNet ran on
@@ -65,12 +69,20 @@ class YuNetSettings:
     fine_tile: int = 1024  # the fine level runs in tiles: YuNet's cost per pixel grows with its input
     tile_overlap: int = 96  # > the largest face the fine level is for (a larger one the whole pass finds)
     min_face: int = 40  # smallest face (px, full resolution) the levels are chosen for
-    yunet_min_px: int = 19  # smallest face YuNet finds reliably at its input
+    yunet_min_px: int = 19  # smallest frontal face YuNet finds reliably at its input
+    # a turned face needs more: a 54 x 75 px profile in an 1800-px photo is 29 px in the whole
+    # pass at 960 and scores 0.41 there, 0.89 at full resolution; the fine level runs when a
+    # ``min_face`` face would be smaller than this in the whole pass
+    fine_below_px: int = 32
     threshold: float = 0.6  # YuNet confidence (0-1) on the whole and turned passes
-    # small faces score lower: at 0.5 the fine level finds 11/18 real 36-px faces (0.6: 10/18;
-    # at 1920 px, the level's size until session 9, 7/18 against 3/18), for 5 more detections
-    # (textures) on the 58 large benchmark photos
+    # small faces shrunk from a larger photo score lower: at 0.5 the fine level finds 11/18
+    # real 36-px faces in 12-MP photos (0.6: 10/18; at 1920 px, 7/18 against 3/18), for 5
+    # more detections (textures) on the 58 large benchmark photos. At full resolution faces
+    # are as sharp as they come and fur, gravel and feathers reach 0.5-0.55: ``threshold``
     fine_threshold: float = 0.5
+    # the fine level is for small faces: a box it finds that the whole pass shows larger than
+    # this (px) is the whole pass's to find (in animal photos such boxes were fur and hands)
+    fine_largest_px: int = 48
     rotations: bool = True
     judged: bool = True  # unsure faces get a second opinion (``face_judge``): animals are no faces
 
@@ -183,16 +195,19 @@ class YuNetFaces:
             if box.area:
                 found.append(Detection(Kind.FACE, box, min(1.0, score), self.name, evidence=(level,)))
 
-        fine_level = s.min_face * frame.scale_for(s.side) < s.yunet_min_px
+        fine_level = s.min_face * frame.scale_for(s.side) < s.fine_below_px
         # beside the fine level the whole pass is only for faces too large for its tiles
         small, back = frame.resized(s.side_beside_fine if fine_level else s.side)
         for x, y, w, h, score in self._run(small):
             add(x, y, w, h, score, back, level="whole")
         if fine_level:
             fine, back_fine = frame.enlarged_half(s.fine_side)
+            least = s.fine_threshold if back_fine > 1 else s.threshold
+            largest = s.fine_largest_px * back / back_fine  # in the fine picture's pixels
             for tx, ty, tile in _tiles(fine, s.fine_tile, s.tile_overlap):
-                for x, y, w, h, score in self._run(tile, s.fine_threshold):
-                    add(x + tx, y + ty, w, h, score, back_fine, level="fine")
+                for x, y, w, h, score in self._run(tile, least):
+                    if h <= largest:
+                        add(x + tx, y + ty, w, h, score, back_fine, level="fine")
         if s.rotations and not frame.upright:
             small, back = frame.resized(s.rotated_side)
             sh, sw = small.shape[:2]
