@@ -270,7 +270,10 @@ def _warn_checked(photo: Path, result, asked_out: bool) -> None:
     if result.error:
         typer.echo(f"scrubber: error: {result.error}", err=True)
     elif result.status is Status.REDACTED and not asked_out:
-        typer.echo(f"scrubber: PHI found in {photo}: give --out SAFE.jpg to write a redacted copy", err=True)
+        from scrubber.words import safe_example
+
+        typer.echo(f"scrubber: PHI found in {photo}: give --out {safe_example(result)} to write a redacted copy",
+                   err=True)
 
 
 # ---------------------------------------------------------------- scan

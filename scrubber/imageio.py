@@ -142,8 +142,6 @@ class Frame:
     def _sized(self, kind: str, max_side: int) -> tuple[np.ndarray, float]:
         key = (kind, max_side)
         if key not in self._cache:
-            import cv2
-
             s = self.scale_for(max_side)
             if s < 1.0:
                 size = (max(1, round(self.width * s)), max(1, round(self.height * s)))

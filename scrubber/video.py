@@ -1,7 +1,9 @@
 """Short video clips (MP4, MOV, M4V, WebM), scrubbed like photos, with PyAV (its wheels bundle
 FFmpeg: no system ffmpeg).
 
-1. **Detect** (first decode): YuNet finds faces on every frame. Every ``key_every`` frames,
+1. **Detect** (first decode): YuNet finds faces on every frame (``YuNetFaces.for_frames``: the
+   small-face level only where frontal faces need it; a key frame runs it as photos do, for
+   faces in profile, and covers the frames around it). Every ``key_every`` frames,
    at each scene change and on the last frame, the whole photo pipeline runs (every detector
    and recognizer: faces, text, identifiers, surfaces, barcodes) and the policy decides, as
    for a photo: a key frame the policy blocks (a close-up of a chart, a ``block`` kind) blocks
@@ -237,7 +239,7 @@ def _detect(scrubber: "Scrubber", path: Path, settings: VideoSettings, timings: 
     if seconds > policy.max_video_seconds:
         raise VideoUnreadable(f"{seconds:.0f} s long: clips over {policy.max_video_seconds} s are not checked",
                               "video-too-long")
-    per_frame = next(d for d in scrubber.detectors if d.name == FRAME_FACES)
+    per_frame = next(d for d in scrubber.detectors if d.name == FRAME_FACES).for_frames()
     faces: dict[int, tuple[Detection, ...]] = {}
     found: dict[int, tuple[Detection, ...]] = {}
     errors: dict[int, tuple[str, ...]] = {}

@@ -152,6 +152,11 @@ def explain(result: Result, wrote: str | None, asked_out: bool) -> list[str]:
     if wrote:
         lines.append(f"Share {wrote}: it holds the pixels only (no camera, GPS or date metadata).")
     elif result.status is Status.CLEAN and not asked_out:
-        lines.append("The original still carries its metadata (camera, GPS, date): give --out SAFE.jpg for a "
-                     "copy that holds the pixels only, and share that.")
+        lines.append(f"The original still carries its metadata (camera, GPS, date): give --out {safe_example(result)} "
+                     "for a copy that holds the pixels only, and share that.")
     return lines
+
+
+def safe_example(result) -> str:
+    """The name ``--out`` is shown with: a clip's safe copy is an MP4, a photo's a JPEG."""
+    return "SAFE.mp4" if any(n.startswith("video:") for n in result.notes) else "SAFE.jpg"

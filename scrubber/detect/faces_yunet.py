@@ -46,7 +46,7 @@ the whole frame is shrunk to 960 px, so it runs on a small pyramid:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -172,10 +172,19 @@ class YuNetFaces:
     needs_context = False
     rereads = False
 
-    def __init__(self, settings: YuNetSettings | None = None):
+    def __init__(self, settings: YuNetSettings | None = None, shares: "YuNetFaces | None" = None):
+        """``shares``: another YuNetFaces whose loaded network and judge this one uses."""
         self.settings = settings or YuNetSettings()
-        self._net = YuNetNet()
-        self._judge = FaceJudge() if self.settings.judged else None
+        self._net = shares._net if shares else YuNetNet()
+        self._judge = (shares._judge if shares and shares._judge else FaceJudge()) if self.settings.judged else None
+
+    def for_frames(self) -> "YuNetFaces":
+        """This detector (its network and judge shared) as a clip's every-frame face pass runs
+        it: the small-face level only where a frontal ``min_face`` face would be under
+        ``yunet_min_px`` in the whole pass. A 1080p frame skips it (1.6 s more per second of
+        clip); the clip's key frames run the photo settings, and what they find covers the
+        frames between them."""
+        return YuNetFaces(replace(self.settings, fine_below_px=self.settings.yunet_min_px), shares=self)
 
     def _run(self, rgb: np.ndarray, threshold: float | None = None) -> list[tuple[float, float, float, float, float]]:
         least = self.settings.threshold if threshold is None else threshold

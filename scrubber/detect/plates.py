@@ -46,6 +46,7 @@ class PlateSettings:
     zoom: float = 3.0
     look_side: int = 192
     look_min_side: float = 2.0  # px on the whole pass's input: a candidate may be this small
+    least_gain: float = 2.0  # no look unless it sees the frame this many times larger
 
 
 def model_path() -> Path:
@@ -114,9 +115,12 @@ class Plates:
         for x0, y0, x1, y1, p in self._run(rgb, s.candidate, s.look_min_side):
             box = (x0 * scale, y0 * scale, x1 * scale, y1 * scale, p)
             (sure if p >= s.threshold and min(x1 - x0, y1 - y0) >= s.min_side else unsure).append(box)
-        zoom = min(1.0, s.zoom / scale)  # the look's pixels per full-resolution pixel
+        # a look sees the frame ``gain`` times larger than the whole pass, at most at full
+        # resolution: a frame the whole pass saw near full size gets none
+        gain = min(s.zoom, scale)
+        zoom = gain / scale  # the look's pixels per full-resolution pixel
         half = s.look_side / zoom / 2
-        for x0, y0, x1, y1, _ in _best(unsure, s.looks, s.iou):
+        for x0, y0, x1, y1, _ in _best(unsure, s.looks if gain >= s.least_gain else 0, s.iou):
             cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
             ox, oy = int(max(0, cx - half)), int(max(0, cy - half))
             crop = frame.pixels[oy : int(min(frame.height, cy + half)), ox : int(min(frame.width, cx + half))]

@@ -117,7 +117,7 @@ def _aligned(boxes: list[tuple[int, int, int, int]]) -> int:
     if len(boxes) < 2:
         return 0
     x, y, w, h = (np.array(c, np.float32)[:, None] for c in zip(*boxes))
-    X, Y, W, H = x.T, y.T, w.T, h.T
+    X, Y, H = x.T, y.T, h.T
     alike = np.abs(H - h) <= 0.35 * np.maximum(H, h)
     stacked = (np.abs(X - x) <= 0.6 * h) & (Y - y > 0.5 * h) & (Y - y <= 2.2 * h)
     linked = alike & stacked

@@ -48,7 +48,7 @@ def test_the_car_park_plate_is_found(plates):
 
 @needs_realset
 @pytest.mark.parametrize("name", ["faces/egoblur-street.jpg", "faces/deface-city.jpg", "scene_text/icdar2015-img_1.jpg",
-                                  "documents/wildreceipt-1.jpeg"])
+                                  "documents/wildreceipt-1.jpeg", "scene_text/easyocr-example3.png"])
 def test_people_signs_and_receipts_hold_no_plate(plates, name):
     assert plates.detect(load(REALSET / name).frames[0]) == ()
 
