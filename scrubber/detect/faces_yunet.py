@@ -24,8 +24,8 @@ the whole frame is shrunk to 960 px, so it runs on a small pyramid:
   held sideways: such faces are large), unless the frame is marked ``upright``;
 * the whole frame again at ``fine_side`` (or full resolution, if smaller) for small faces in
   the background, when the whole pass would show a ``min_face`` face smaller than
-  ``fine_below_px`` (32 px: YuNet finds frontal faces from 19 px, but a turned face scores
-  under the threshold at 29 px). A 1200-px frame shows a 40-px face at 32 px in the whole
+  ``fine_below_px`` (32 px: YuNet finds frontal faces from 19 px, a face in profile only
+  from about 32). A 1200-px frame shows a 40-px face at 32 px in the whole
   pass and skips the fine level. Where the fine level is the photo shrunk (a 12-MP photo at
   2400 px) small faces score lower and it keeps detections from ``fine_threshold``; at full
   resolution it keeps the whole pass's ``threshold``. It keeps only boxes the whole pass shows
@@ -70,8 +70,7 @@ class YuNetSettings:
     tile_overlap: int = 96  # > the largest face the fine level is for (a larger one the whole pass finds)
     min_face: int = 40  # smallest face (px, full resolution) the levels are chosen for
     yunet_min_px: int = 19  # smallest frontal face YuNet finds reliably at its input
-    # a turned face needs more: a 54 x 75 px profile in an 1800-px photo is 29 px in the whole
-    # pass at 960 and scores 0.41 there, 0.89 at full resolution; the fine level runs when a
+    # a face in profile needs more (bench/README.md, session 15); the fine level runs when a
     # ``min_face`` face would be smaller than this in the whole pass
     fine_below_px: int = 32
     threshold: float = 0.6  # YuNet confidence (0-1) on the whole and turned passes
@@ -181,9 +180,9 @@ class YuNetFaces:
     def for_frames(self) -> "YuNetFaces":
         """This detector (its network and judge shared) as a clip's every-frame face pass runs
         it: the small-face level only where a frontal ``min_face`` face would be under
-        ``yunet_min_px`` in the whole pass. A 1080p frame skips it (1.6 s more per second of
-        clip); the clip's key frames run the photo settings, and what they find covers the
-        frames between them."""
+        ``yunet_min_px`` in the whole pass, so a 1080p frame skips it (on every frame it is most
+        of a clip's cost). The clip's key frames run the photo settings, and what they find
+        covers the frames between them."""
         return YuNetFaces(replace(self.settings, fine_below_px=self.settings.yunet_min_px), shares=self)
 
     def _run(self, rgb: np.ndarray, threshold: float | None = None) -> list[tuple[float, float, float, float, float]]:

@@ -100,8 +100,8 @@ class Plates:
 
     def detect(self, frame: Frame) -> tuple[Detection, ...]:
         """The whole frame at ``side`` px; then a second look at the best few boxes it was
-        unsure of. A plate 50 px wide in a 2560-px frame is 11 px at 576: the whole pass scores
-        it 0.03-0.3, and three times larger it scores 0.55-0.73 (``bench/README.md``)."""
+        unsure of: a plate 50 px wide in a 2560-px frame is 11 px at 576, where the network is
+        unsure of it, and sure three times larger (``bench/README.md``, session 15)."""
         import cv2
 
         s = self.settings
