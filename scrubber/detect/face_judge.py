@@ -93,13 +93,10 @@ def _best_at(found, box: Box, f: float, x0: int, y0: int) -> float:
 
 class FaceJudge:
     def __init__(self, settings: JudgeSettings | None = None):
-        self.settings = settings or JudgeSettings()
-        try:
-            import dlib
-        except ImportError as err:
-            raise ModelMissing("dlib is missing: pip install dlib-bin") from err
-        from scrubber.detect.faces_dlib import load_hog
+        from scrubber.detect.faces_dlib import dlib_module, load_hog
 
+        self.settings = settings or JudgeSettings()
+        dlib = dlib_module()
         self._hog = load_hog(dlib)
         try:
             import face_recognition_models

@@ -27,6 +27,15 @@ from scrubber.imageio import Frame
 SAVED = Path(__file__).parent / "models" / "dlib_frontal_face_hog.svm"
 
 
+def dlib_module():
+    """The ``dlib`` module, or ``ModelMissing`` saying how to install it."""
+    try:
+        import dlib
+    except ImportError as err:
+        raise ModelMissing("dlib is missing: pip install dlib-bin") from err
+    return dlib
+
+
 def load_hog(dlib):
     """dlib's HOG frontal-face detector, from the saved file (or dlib's own copy)."""
     try:
@@ -50,11 +59,7 @@ class DlibFaces:
 
     def __init__(self, settings: DlibSettings | None = None):
         self.settings = settings or DlibSettings()
-        try:
-            import dlib
-        except ImportError as err:
-            raise ModelMissing("dlib is missing: pip install dlib-bin") from err
-        self._detector = load_hog(dlib)
+        self._detector = load_hog(dlib_module())
 
     def detect(self, frame: Frame) -> tuple[Detection, ...]:
         small, back = frame.resized(self.settings.side)
