@@ -156,6 +156,25 @@ def _light_ink(crop: np.ndarray, pad: int) -> bool:
     return bool(light > dark)
 
 
+def _level(crop: np.ndarray, least: float = 20.0) -> np.ndarray:
+    """Take out light that changes along the line (a page half in shadow, a screen's glare
+    at one end). The paper's level at each column is the median down the column, smoothed
+    over twice the crop's height (ink is a minority of any such window, light or dark), and
+    is subtracted. Left alone when it varies by less than ``least`` levels. Unlevelled, the
+    dark end of a shaded line passed for light ink and the whole line was read inverted."""
+    import cv2
+
+    rows, width = crop.shape
+    span = min(2 * rows + 1, 255) | 1
+    paper = np.median(crop, axis=0).astype(np.uint8)[None, :]
+    if width >= span:
+        paper = cv2.medianBlur(np.ascontiguousarray(paper), span)
+    paper = cv2.blur(paper.astype(np.float32), (span, 1), borderType=cv2.BORDER_REPLICATE)
+    if float(paper.max() - paper.min()) < least:
+        return crop
+    return np.clip(crop - paper + float(np.median(paper)), 0, 255).astype(np.uint8)
+
+
 def _flip(quad: np.ndarray) -> np.ndarray:
     """The same line read turned 180 degrees."""
     p0, p1, p2, p3 = quad
@@ -358,12 +377,14 @@ class TesseractText:
         kx = (W - 2 * pad) / max(1.0, w)
         dst = np.float32([[pad, pad], [pad + w * kx, pad], [pad + w * kx, pad + h * k], [pad, pad + h * k]])
         m = cv2.getPerspectiveTransform(line.quad.astype(np.float32), dst)
-        crop = cv2.warpPerspective(gray, m, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        crop = _level(cv2.warpPerspective(gray, m, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
         if _light_ink(crop, int(pad)):
             crop = 255 - crop
-        # whatever lies in the outer margin (frame edges, the next object) is painted with the
-        # background: a dark edge beside a line makes Tesseract drop the whole line
-        edge = max(1, int(pad * 0.6))
+        # the margin around the quad (frame edges, the next object, the tops and tails of the
+        # lines above and below on a tightly set page) is painted with the background: a dark
+        # edge beside a line makes Tesseract drop the whole line, and fragments of the next
+        # lines made it read a book page's lines as nothing
+        edge = max(1, int(pad))
         background = int(np.median(crop))
         crop[:edge], crop[-edge:], crop[:, :edge], crop[:, -edge:] = background, background, background, background
         # stretch ink to black and background to white: the mosaic is binarised as a whole, and
@@ -486,13 +507,18 @@ class TesseractText:
         return self._detections([(i,) for i in range(len(lines))], lines)
 
     def _detections(self, keys: list[tuple[int, ...]], lines: list[_Line]) -> tuple[Detection, ...]:
-        """Words (and lines nobody could read) as detections; each carries its line's quad."""
+        """Words (and lines nobody could read) as detections; each carries its line's quad.
+        A line read one way up (or mirrored) was read: only a line no reading of it read
+        comes back ``unreadable``, once, under its first key."""
         out: list[Detection] = []
+        read_lines = {key[0] for key, line in zip(keys, lines)
+                      if any(c >= self.settings.min_conf for _, c, _ in line.words)}
         for key, line in zip(keys, lines):
             quad = tuple((int(round(x)), int(round(y))) for x, y in line.quad)
             level = ("small-type",) if line.small else ()
-            read = [(t, c, b) for t, c, b in line.words if c >= self.settings.min_conf]
-            if not read:
+            if not any(c >= self.settings.min_conf for _, c, _ in line.words):
+                if key[0] in read_lines or len(key) > 1:
+                    continue  # another reading of this line read it
                 xs, ys = line.quad[:, 0], line.quad[:, 1]
                 box = Box(int(xs.min()), int(ys.min()), int(np.ceil(xs.max())), int(np.ceil(ys.max())))
                 out.append(Detection(Kind.TEXT, box, min(1.0, line.score), self.name,
