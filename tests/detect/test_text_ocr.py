@@ -1,11 +1,14 @@
 """Text lines found by the PP-OCR detector and read by real Tesseract."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from scrubber.detection import Kind
 from scrubber.imageio import Frame
+from scrubber.policy import Status
 from tests.conftest import frame_of, rgb
 
 
@@ -107,3 +110,51 @@ def test_more_lines_than_one_mosaic_holds_are_read_in_several():
     reader._tess.close()
     assert len(pages) > 1 and all(h <= 600 for h, _ in pages)
     assert all(any(str(10482913 + i) in t for t, _, _ in line.words) for i, line in enumerate(lines))
+
+
+
+REALSET = Path(__file__).resolve().parents[2].parent / "shared" / "realset"
+
+
+def _shaded_page() -> np.ndarray:
+    """Lines of book type set 22 px apart (their tails reach into the next line's box) on a
+    page whose light falls from 235 to 50 across it."""
+    import matplotlib
+
+    font = ImageFont.truetype(f"{matplotlib.get_data_path()}/fonts/ttf/DejaVuSerif.ttf", 21)
+    lines = ["Call the method readlines to read the whole file into memory at once",
+             "or loop directly on the file object when the file is too large for it",
+             "with the other hand the program gives no trouble when the method is used",
+             "gives you both good performance and program simplicity in this case"]
+    img = Image.new("L", (900, 22 * len(lines) + 40), 255)
+    d = ImageDraw.Draw(img)
+    for i, line in enumerate(lines):
+        d.text((10, 20 + 22 * i), line, font=font, fill=0)
+    light = np.linspace(235, 50, img.width, dtype=np.float32)[None, :]
+    page = (np.asarray(img, np.float32) / 255.0 * (light - 25) + 25).astype(np.uint8)
+    return np.ascontiguousarray(np.repeat(page[:, :, None], 3, axis=2))
+
+
+def test_a_tightly_set_page_half_in_shadow_is_read_line_by_line(text_detector):
+    """The light is levelled along each line before its ink is judged, and the tails of the
+    lines above and below are painted out of each line's margin: every line is read."""
+    dets = text_detector.detect(Frame(_shaded_page()))
+    assert not [d for d in dets if "unreadable" in d.evidence]
+    text = _words(dets)
+    for word in ("readlines", "memory", "directly", "large", "trouble", "simplicity"):
+        assert word in text, text
+
+
+@pytest.mark.skipif(not (REALSET / "clean").is_dir(), reason="../shared/realset is not beside the project")
+def test_a_real_book_page_upside_down_and_half_in_shadow_is_read_and_left_alone(scrubber):
+    """The realset's photo of a book page turned upside down, its right half in shadow: the
+    dark end of a line passed for light type (the line was read inverted) and fragments of
+    the lines above and below filled its margins; six of its eleven lines came back
+    unreadable and the page was blocked as a record. Every line is read now, and a page of
+    ordinary words is signage: the photo is clean."""
+    result = scrubber.process(REALSET / "clean" / "falsepositive-08.webp")
+    assert result.status is Status.CLEAN, result.reasons
+    assert not [d for d in result.detections if d.kind is Kind.TEXT and "unreadable" in d.evidence]
+    text = _words(result.detections)
+    for word in ("xreadlines", "performance", "memory", "simplicity"):
+        assert word in text, text
