@@ -183,10 +183,12 @@ def face_groups(faces: Iterable[Detection]) -> list[list[Detection]]:
 def nms(detections: Iterable[Detection], threshold: float = 0.4, merge: bool = False,
         nested: float | None = None) -> tuple[Detection, ...]:
     """Keep the highest-scoring detection of each overlapping group (per kind). With ``merge``
-    the kept box grows to cover the boxes it suppressed: two pyramid levels see one face at
-    different extents, and the best-scoring box is not always the one that covers it all.
-    With ``nested``, a box lying at least that share inside another (either way round)
-    overlaps it too, whatever their IoU: a detector's second, smaller box inside one face."""
+    the kept box grows to cover the boxes it suppressed by IoU: two pyramid levels see one face
+    at different extents, and the best-scoring box is not always the one that covers it all.
+    With ``nested``, a box lying at least that share inside another (either way round) is
+    suppressed too, whatever their IoU, and the kept box does not grow to it: a detector's
+    second, smaller box inside one face, or a less sure box around a face and much besides (a
+    turned pass took a man's profile and the hair beside it for one face three times as wide)."""
     def overlapping(a: Box, b: Box) -> bool:
         return iou(a, b) >= threshold or nested is not None and max(coverage(a, b), coverage(b, a)) >= nested
 
@@ -195,7 +197,7 @@ def nms(detections: Iterable[Detection], threshold: float = 0.4, merge: bool = F
         over = [i for i, k in enumerate(kept) if k.kind == det.kind and overlapping(k.box, det.box)]
         if not over:
             kept.append(det)
-        elif merge:
+        elif merge and iou(kept[over[0]].box, det.box) >= threshold:
             k = kept[over[0]]
             kept[over[0]] = replace(k, box=union([k.box, det.box]))
     return tuple(kept)

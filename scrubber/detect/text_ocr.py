@@ -255,7 +255,10 @@ class TesseractText:
             lines = [ln for i, ln in enumerate(lines)
                      if not (i in blocks and any(_inside(f.quad, ln.quad) for f in small))] + small
         lines = lines + _columns(lines)
-        return lines + self._find_vertical_lines(frame, lines)
+        vertical = self._find_vertical_lines(frame, lines)
+        # the small-type level sees pieces of a column of type across it (on a page turned 90
+        # degrees): the column, found whole, is read instead
+        return [ln for ln in lines if not (ln.small and any(_inside(ln.quad, v.quad) for v in vertical))] + vertical
 
     def _find_vertical_lines(self, frame: Frame, found: list[_Line]) -> list[_Line]:
         """Type running top to bottom (a spine, a label stuck on sideways, a rotated screenshot)

@@ -284,3 +284,15 @@ def test_folded_hands_in_a_portrait_are_no_face(yunet):
         "faces/egoblur-street.jpg"]["faces"]
     dets = yunet.detect(load(REALSET / "faces" / "egoblur-street.jpg").frames[0])
     assert len(dets) == 1 and _found(dets, face, min_iou=0.5)
+
+
+@pytest.mark.skipif(not (REALSET / "scene_text").is_dir(), reason="../shared/realset is not beside the project")
+def test_a_face_in_profile_is_blurred_at_its_own_box(yunet):
+    """The realset's metro carriage (1280 x 720): the whole pass finds a man in profile (0.85);
+    the 270-degree pass takes him and the hair of the woman beside him for one face 550 px
+    wide (0.65). One face comes back, at the whole pass's box."""
+    from scrubber.imageio import load
+
+    dets = yunet.detect(load(REALSET / "scene_text" / "icdar2015-img_6.jpg").frames[0])
+    assert len(dets) == 1 and dets[0].score == 0.85
+    assert 540 <= dets[0].box.x0 and dets[0].box.x1 <= 660 and dets[0].box.width < 130

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from scrubber.detection import Kind
-from scrubber.imageio import Frame
+from scrubber.imageio import Frame, load
 from scrubber.policy import Status
 from tests.conftest import frame_of, rgb
 
@@ -158,3 +158,20 @@ def test_a_real_book_page_upside_down_and_half_in_shadow_is_read_and_left_alone(
     text = _words(result.detections)
     for word in ("xreadlines", "performance", "memory", "simplicity"):
         assert word in text, text
+
+
+@pytest.mark.skipif(not (REALSET / "clean").is_dir(), reason="../shared/realset is not beside the project")
+def test_pieces_of_a_column_of_type_are_not_read_across_it(text_detector):
+    """The realset's book page turned 90 degrees: the small-type level finds short pieces of
+    its columns of type and read them across the column ("SLL" for part of "array"); a
+    piece lying in a column found whole is dropped, and the column is read along it."""
+    import cv2
+
+    dets = text_detector.detect(load(REALSET / "clean" / "falsepositive-07.webp").frames[0])
+    columns = [np.float32(d.polygon) for d in dets if d.text and "small-type" not in d.evidence
+               and d.polygon and d.box.height > 4 * d.box.width]
+    pieces = [d for d in dets if "small-type" in d.evidence and d.polygon]
+    assert columns and "typecode" in _words(dets)
+    for piece in pieces:
+        cx, cy = np.float32(piece.polygon).mean(axis=0)
+        assert all(cv2.pointPolygonTest(c.reshape(-1, 1, 2), (float(cx), float(cy)), False) < 0 for c in columns), piece
