@@ -188,7 +188,8 @@ def nms(detections: Iterable[Detection], threshold: float = 0.4, merge: bool = F
     With ``nested``, a box lying at least that share inside another (either way round) is
     suppressed too, whatever their IoU, and the kept box does not grow to it: a detector's
     second, smaller box inside one face, or a less sure box around a face and much besides (a
-    turned pass took a man's profile and the hair beside it for one face three times as wide)."""
+    turned pass can take a man's profile and the hair beside it for one face three times as
+    wide)."""
     def overlapping(a: Box, b: Box) -> bool:
         return iou(a, b) >= threshold or nested is not None and max(coverage(a, b), coverage(b, a)) >= nested
 

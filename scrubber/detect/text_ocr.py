@@ -6,7 +6,8 @@ text beside a barcode and rotated text, and at 12 MP it is slow. Here
 1. the PP-OCR text-line detector (PP-OCRv3 ONNX model shipped in this package, run
    directly: ``scrubber.detect.textlines``) finds line quadrilaterals at a working resolution;
 2. each line is cut from the *full-resolution* image with a perspective warp that makes
-   it upright, deskewed and ``line_height`` pixels tall, with dark backgrounds inverted;
+   it upright, deskewed and ``line_height`` pixels tall, the light levelled along it, dark
+   backgrounds inverted and the margin around it painted with the background;
 3. all lines are stacked into one mosaic and read by a single Tesseract call
    (``OMP_THREAD_LIMIT=1``; parallelism comes from worker processes), made to a Tesseract
    process that stays open for the worker's life (``scrubber.detect.tesseract``);
@@ -160,16 +161,19 @@ def _level(crop: np.ndarray, least: float = 20.0) -> np.ndarray:
     """Take out light that changes along the line (a page half in shadow, a screen's glare
     at one end). The paper's level at each column is the median down the column, smoothed
     over twice the crop's height (ink is a minority of any such window, light or dark), and
-    is subtracted. Left alone when it varies by less than ``least`` levels. Unlevelled, the
-    dark end of a shaded line passed for light ink and the whole line was read inverted."""
+    is subtracted. Left alone when it varies by less than ``least`` levels. Without it the
+    dark end of a shaded line passes for light ink and the whole line is read inverted."""
     import cv2
 
     rows, width = crop.shape
     span = min(2 * rows + 1, 255) | 1
-    paper = np.median(crop, axis=0).astype(np.uint8)[None, :]
-    if width >= span:
-        paper = cv2.medianBlur(np.ascontiguousarray(paper), span)
-    paper = cv2.blur(paper.astype(np.float32), (span, 1), borderType=cv2.BORDER_REPLICATE)
+    half = min(span // 2, width - 1)
+    # smoothed with the line mirrored past its ends: repeating the end column would weigh it
+    # as if it ran on
+    paper = np.median(crop, axis=0).round().astype(np.uint8)[None, :]
+    paper = cv2.copyMakeBorder(paper, 0, 0, half, half, cv2.BORDER_REFLECT)
+    paper = cv2.medianBlur(paper, span)[:, half : half + width] if paper.shape[1] >= span else paper[:, half : half + width]
+    paper = cv2.blur(paper.astype(np.float32), (span, 1), borderType=cv2.BORDER_REFLECT)
     if float(paper.max() - paper.min()) < least:
         return crop
     return np.clip(crop - paper + float(np.median(paper)), 0, 255).astype(np.uint8)
@@ -366,8 +370,10 @@ class TesseractText:
                 found.append(_Line(_order(quad / zoom + np.float32([x0, y0])), score, small=True))
         return found, blocks
 
-    def _cut(self, gray: np.ndarray, line: _Line) -> None:
-        """Warp the line upright at ``line_height`` pixels, with a margin, dark text on light."""
+    def _cut(self, gray: np.ndarray, line: _Line, level: bool = True) -> None:
+        """Warp the line upright at ``line_height`` pixels, with a margin, dark text on light.
+        ``level``: take out light that changes along it (``_level``); not where our own fills
+        lie across the line (a safe copy read again), which are no light."""
         import cv2
 
         p0, p1, p2, p3 = line.quad
@@ -380,13 +386,15 @@ class TesseractText:
         kx = (W - 2 * pad) / max(1.0, w)
         dst = np.float32([[pad, pad], [pad + w * kx, pad], [pad + w * kx, pad + h * k], [pad, pad + h * k]])
         m = cv2.getPerspectiveTransform(line.quad.astype(np.float32), dst)
-        crop = _level(cv2.warpPerspective(gray, m, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
+        crop = cv2.warpPerspective(gray, m, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        if level:
+            crop = _level(crop)
         if _light_ink(crop, int(pad)):
             crop = 255 - crop
         # the margin around the quad (frame edges, the next object, the tops and tails of the
         # lines above and below on a tightly set page) is painted with the background: a dark
         # edge beside a line makes Tesseract drop the whole line, and fragments of the next
-        # lines made it read a book page's lines as nothing
+        # lines make it read a book page's lines as nothing
         edge = max(1, int(pad))
         background = int(np.median(crop))
         crop[:edge], crop[-edge:], crop[:, :edge], crop[:, -edge:] = background, background, background, background
@@ -499,13 +507,15 @@ class TesseractText:
         """Read the given line quadrilaterals again (one Tesseract call, no line detection):
         the residual check of a redacted copy re-reads the lines a first pass found where
         redactions now lie. Each quad keeps its orientation (first point at the text's
-        top-left), so upside-down lines are read as the first pass read them."""
+        top-left), so upside-down lines are read as the first pass read them. The light is
+        not levelled along them: a fill across a line is a plateau no smoothing takes out, and
+        levelled against it the words beside it were read as nothing."""
         if not quads:
             return ()
         gray, _ = frame.gray(max(frame.width, frame.height))
         lines = [_Line(np.asarray(q, np.float32), 1.0) for q in quads]
         for line in lines:
-            self._cut(gray, line)
+            self._cut(gray, line, level=False)
         self._read(lines)
         return self._detections([(i,) for i in range(len(lines))], lines)
 
