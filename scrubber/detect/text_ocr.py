@@ -170,10 +170,11 @@ def _level(crop: np.ndarray, least: float = 20.0) -> np.ndarray:
     half = min(span // 2, width - 1)
     # smoothed with the line mirrored past its ends: repeating the end column would weigh it
     # as if it ran on
-    paper = np.median(crop, axis=0).round().astype(np.uint8)[None, :]
-    paper = cv2.copyMakeBorder(paper, 0, 0, half, half, cv2.BORDER_REFLECT)
-    paper = cv2.medianBlur(paper, span)[:, half : half + width] if paper.shape[1] >= span else paper[:, half : half + width]
-    paper = cv2.blur(paper.astype(np.float32), (span, 1), borderType=cv2.BORDER_REFLECT)
+    padded = cv2.copyMakeBorder(np.median(crop, axis=0).round().astype(np.uint8)[None, :], 0, 0, half, half,
+                                cv2.BORDER_REFLECT)
+    if padded.shape[1] >= span:
+        padded = cv2.medianBlur(padded, span)
+    paper = cv2.blur(padded[:, half : half + width].astype(np.float32), (span, 1), borderType=cv2.BORDER_REFLECT)
     if float(paper.max() - paper.min()) < least:
         return crop
     return np.clip(crop - paper + float(np.median(paper)), 0, 255).astype(np.uint8)
@@ -509,7 +510,7 @@ class TesseractText:
         redactions now lie. Each quad keeps its orientation (first point at the text's
         top-left), so upside-down lines are read as the first pass read them. The light is
         not levelled along them: a fill across a line is a plateau no smoothing takes out, and
-        levelled against it the words beside it were read as nothing."""
+        levelled against it the words beside it read as nothing."""
         if not quads:
             return ()
         gray, _ = frame.gray(max(frame.width, frame.height))
