@@ -525,12 +525,12 @@ class TesseractText:
         A line read one way up (or mirrored) was read: only a line no reading of it read
         comes back ``unreadable``, once, under its first key."""
         out: list[Detection] = []
-        read_lines = {key[0] for key, line in zip(keys, lines)
-                      if any(c >= self.settings.min_conf for _, c, _ in line.words)}
-        for key, line in zip(keys, lines):
+        read = [any(c >= self.settings.min_conf for _, c, _ in line.words) for line in lines]
+        read_lines = {key[0] for key, was_read in zip(keys, read) if was_read}
+        for key, line, was_read in zip(keys, lines, read):
             quad = tuple((int(round(x)), int(round(y))) for x, y in line.quad)
             level = ("small-type",) if line.small else ()
-            if not any(c >= self.settings.min_conf for _, c, _ in line.words):
+            if not was_read:
                 if key[0] in read_lines or len(key) > 1:
                     continue  # another reading of this line read it
                 xs, ys = line.quad[:, 0], line.quad[:, 1]
