@@ -87,14 +87,18 @@ def _reads(pixels: np.ndarray, box, secret: str) -> bool:
     return m.size >= 0.8 * len(want)
 
 
+def _unchanged(before: np.ndarray, after: np.ndarray, box) -> bool:
+    """The box's pixels nearly as they were: under 10 levels apart on average."""
+    x0, y0, x1, y1 = box
+    return float(np.abs(before[y0:y1, x0:x1].astype(int) - after[y0:y1, x0:x1].astype(int)).mean()) < 10
+
+
 def judge_generated(original: Path, output: Path, truth: list[dict], judges) -> dict:
     before, after = frames_of(original), frames_of(output)
     face_frames = label_frames = 0
     for i, (b, a) in enumerate(zip(before, after)):
         face, label = truth[i]["face"], truth[i]["label"]
-        x0, y0, x1, y1 = face
-        same = float(np.abs(b[y0:y1, x0:x1].astype(int) - a[y0:y1, x0:x1].astype(int)).mean()) < 10
-        if same or any(_overlaps(f, face) for f in _faces_at(judges, a)):
+        if _unchanged(b, a, face) or any(_overlaps(f, face) for f in _faces_at(judges, a)):
             face_frames += 1
         if i % 10 == 0 and _reads(a, label, LABEL):  # Tesseract on every tenth frame
             label_frames += 1
@@ -177,17 +181,10 @@ def judge_faces(original: Path, output: Path, truth: list[dict], judges) -> dict
             continue
         phi += 1
         found = _faces_at(judges, a)
-        bad = [k for k, (x0, y0, x1, y1) in shown
-               if float(np.abs(b[y0:y1, x0:x1].astype(int) - a[y0:y1, x0:x1].astype(int)).mean()) < 10
-               or any(_overlaps(g, (x0, y0, x1, y1)) for g in found)]
+        bad = [k for k, box in shown if _unchanged(b, a, box) or any(_overlaps(g, box) for g in found)]
         leaking += bool(bad)
         leaked.update(bad)
     return {"frames": len(after), "phi": phi, "leaking": leaking, "faces_leaking": len(leaked)}
-
-
-def _unchanged(before: np.ndarray, after: np.ndarray, box) -> bool:
-    x0, y0, x1, y1 = box
-    return float(np.abs(before[y0:y1, x0:x1].astype(int) - after[y0:y1, x0:x1].astype(int)).mean()) < 10
 
 
 def _painted(after: np.ndarray, box, share: float = 0.6) -> bool:
