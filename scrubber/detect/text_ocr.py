@@ -157,7 +157,7 @@ def _light_ink(crop: np.ndarray, pad: int) -> bool:
     return bool(light > dark)
 
 
-def _level(crop: np.ndarray, least: float = 20.0) -> np.ndarray:
+def _even_light(crop: np.ndarray, least: float = 20.0) -> np.ndarray:
     """Take out light that changes along the line (a page half in shadow, a screen's glare
     at one end). The paper's level at each column is the median down the column, smoothed
     over twice the crop's height (ink is a minority of any such window, light or dark), and
@@ -371,10 +371,10 @@ class TesseractText:
                 found.append(_Line(_order(quad / zoom + np.float32([x0, y0])), score, small=True))
         return found, blocks
 
-    def _cut(self, gray: np.ndarray, line: _Line, level: bool = True) -> None:
+    def _cut(self, gray: np.ndarray, line: _Line, even_light: bool = True) -> None:
         """Warp the line upright at ``line_height`` pixels, with a margin, dark text on light.
-        ``level``: take out light that changes along it (``_level``); not where our own fills
-        lie across the line (a safe copy read again), which are no light."""
+        ``even_light``: take out light that changes along it (``_even_light``); not where our
+        own fills lie across the line (a safe copy read again), which are no light."""
         import cv2
 
         p0, p1, p2, p3 = line.quad
@@ -388,8 +388,8 @@ class TesseractText:
         dst = np.float32([[pad, pad], [pad + w * kx, pad], [pad + w * kx, pad + h * k], [pad, pad + h * k]])
         m = cv2.getPerspectiveTransform(line.quad.astype(np.float32), dst)
         crop = cv2.warpPerspective(gray, m, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        if level:
-            crop = _level(crop)
+        if even_light:
+            crop = _even_light(crop)
         if _light_ink(crop, int(pad)):
             crop = 255 - crop
         # the margin around the quad (frame edges, the next object, the tops and tails of the
@@ -516,7 +516,7 @@ class TesseractText:
         gray, _ = frame.gray(max(frame.width, frame.height))
         lines = [_Line(np.asarray(q, np.float32), 1.0) for q in quads]
         for line in lines:
-            self._cut(gray, line, level=False)
+            self._cut(gray, line, even_light=False)
         self._read(lines)
         return self._detections([(i,) for i in range(len(lines))], lines)
 
