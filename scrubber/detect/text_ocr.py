@@ -15,9 +15,11 @@ text beside a barcode and rotated text, and at 12 MP it is slow. Here
    90 degrees), and both readings are kept; lines read poorly both ways are read mirrored
    (both ways up) as well; letters the detector found one by one down a column are joined
    into one vertical line first;
-5. each word's box is mapped back through the inverse warp to full-resolution pixels.
+5. lines no reading read are handed to a second reader, PP-OCR's recogniser
+   (``scrubber.detect.line_reader``), upright and then turned; a sure reading is the line's;
+6. each word's box is mapped back through the inverse warp to full-resolution pixels.
 
-Lines the detector is sure of but Tesseract cannot read come back as ``text`` detections
+Lines the detector is sure of but neither reader can read come back as ``text`` detections
 with no text and evidence ``unreadable`` so the policy can fail closed on them.
 """
 
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scrubber.detect.line_reader import LineReader
 from scrubber.detect.tesseract import Tesseract
 from scrubber.detect.textlines import LineDetector, LineSettings
 from scrubber.detect.textlines import _clockwise as _clockwise_quad
@@ -69,6 +72,7 @@ class _Line:
     crop: np.ndarray | None = None
     words: list | None = None  # [(text, conf, (x0, y0, x1, y1) in crop)]
     small: bool = False  # found by the small-type level (its detections say "small-type")
+    second: bool = False  # words read by the second reader (its detections say "second-reader")
 
     @property
     def quality(self) -> float:
@@ -228,7 +232,7 @@ def _columns(lines: list["_Line"], least: int = 3) -> list["_Line"]:
 
 class TesseractText:
     name = "text-ocr"
-    version = "tesseract5+ppocr-det/1"
+    version = "tesseract5+ppocr-det+ppocr-rec/2"
     kinds = frozenset({Kind.TEXT})
     needs_context = False
     rereads = True  # reread(frame, quads): the lines verify asks about, read again
@@ -240,6 +244,7 @@ class TesseractText:
         os.environ["OMP_THREAD_LIMIT"] = "1"
         self._tess = Tesseract(cmd, psm=6, timeout_s=self.settings.timeout_s)
         self._det = LineDetector(LineSettings(box_thresh=self.settings.det_threshold))
+        self._second = LineReader()
 
     # -------------------------------------------------------------- stages
 
@@ -502,6 +507,7 @@ class TesseractText:
                 if new.words:
                     lines.append(new)
                     keys.append((poor[n // 2], 2 + n % 2))
+        self._read_unread(gray, keys, lines)
         return self._detections(keys, lines)
 
     def reread(self, frame: Frame, quads: list[tuple[tuple[int, int], ...]]) -> tuple[Detection, ...]:
@@ -518,18 +524,52 @@ class TesseractText:
         for line in lines:
             self._cut(gray, line, even_light=False)
         self._read(lines)
-        return self._detections([(i,) for i in range(len(lines))], lines)
+        keys = [(i,) for i in range(len(lines))]
+        self._read_unread(gray, keys, lines, even_light=False)
+        return self._detections(keys, lines)
+
+    def _was_read(self, line: _Line) -> bool:
+        return any(c >= self.settings.min_conf for _, c, _ in line.words)
+
+    def _read_unread(self, gray: np.ndarray, keys: list[tuple[int, ...]], lines: list[_Line],
+                     even_light: bool = True) -> None:
+        """The second reader reads each line no Tesseract reading read, upright and, if that is
+        not sure, turned 180 degrees; the surer reading, if sure (``LineReader.least``), becomes
+        the line's words (the turned one replaces the line, turned)."""
+        read = {key[0] for key, line in zip(keys, lines) if self._was_read(line)}
+        pad = 0.25 * self.settings.line_height
+        for n, key in enumerate(keys):
+            if len(key) > 1 or key[0] in read:
+                continue
+            best, sure = None, self._second.least
+            for turned in (False, True):
+                line = lines[n]
+                if turned:
+                    line = _Line(_flip(line.quad), line.score, small=line.small)
+                    self._cut(gray, line, even_light=even_light)
+                words, mean = self._second.read(line.crop)
+                if mean >= sure:
+                    best, sure = (line, words), mean
+                if best is not None:
+                    break
+            if best is None:
+                continue
+            line, words = best
+            line.second = True
+            line.words = [(text, 100.0 * p, (x0, int(pad), x1, int(pad + self.settings.line_height)))
+                          for text, p, x0, x1 in words]
+            lines[n] = line
 
     def _detections(self, keys: list[tuple[int, ...]], lines: list[_Line]) -> tuple[Detection, ...]:
         """Words (and lines nobody could read) as detections; each carries its line's quad.
         A line read one way up (or mirrored) was read: only a line no reading of it read
         comes back ``unreadable``, once, under its first key."""
         out: list[Detection] = []
-        read = [any(c >= self.settings.min_conf for _, c, _ in line.words) for line in lines]
+        read = [self._was_read(line) for line in lines]
         read_lines = {key[0] for key, was_read in zip(keys, read) if was_read}
         for key, line, was_read in zip(keys, lines, read):
             quad = tuple((int(round(x)), int(round(y))) for x, y in line.quad)
-            level = ("small-type",) if line.small else ()
+            level = ("small-type",) * line.small + ("second-reader",) * line.second
             if not was_read:
                 if key[0] in read_lines or len(key) > 1:
                     continue  # another reading of this line read it

@@ -175,3 +175,46 @@ def test_pieces_of_a_column_of_type_are_not_read_across_it(text_detector):
     for piece in pieces:
         cx, cy = np.float32(piece.polygon).mean(axis=0)
         assert all(cv2.pointPolygonTest(c.reshape(-1, 1, 2), (float(cx), float(cy)), False) < 0 for c in columns), piece
+
+
+def test_the_second_reader_reads_a_line_and_spans_each_word():
+    """PP-OCR's recogniser on a rendered line: the words as written, accents and all, sure
+    enough to count as read, and each word's span covers its ink (a fill over that span
+    covers the word)."""
+    import matplotlib
+
+    from scrubber.detect.line_reader import LineReader
+
+    font = ImageFont.truetype(f"{matplotlib.get_data_path()}/fonts/ttf/DejaVuSans.ttf", 32)
+    img = Image.new("L", (560, 60), 255)
+    ImageDraw.Draw(img).text((12, 10), "Théâtre du Palais-Royal 214", font=font, fill=0)
+    crop = np.asarray(img)
+    words, mean = LineReader().read(crop)
+    assert [w[0] for w in words] == ["Théâtre", "du", "Palais-Royal", "214"]
+    assert mean >= LineReader.least
+    ink = np.flatnonzero((crop < 128).any(axis=0))
+    gaps = np.flatnonzero(np.diff(ink) > 9)  # the three spaces between the four words
+    starts, ends = np.r_[ink[0], ink[gaps + 1]], np.r_[ink[gaps], ink[-1]]
+    assert len(starts) == 4
+    for (_, _, x0, x1), first, last in zip(words, starts, ends):
+        assert x0 <= first and last <= x1, (x0, x1, first, last)
+
+
+def test_the_second_reader_reads_nothing_surely_on_a_flat_line():
+    from scrubber.detect.line_reader import LineReader
+
+    words, mean = LineReader().read(np.full((60, 300), 255, np.uint8))
+    assert mean < LineReader.least
+
+
+@pytest.mark.skipif(not (REALSET / "scene_text").is_dir(), reason="../shared/realset is not beside the project")
+def test_a_line_tesseract_cannot_read_is_read_by_the_second_reader(scrubber):
+    """The realset's Paris signpost: Tesseract reads "Théâtre" at confidence 25-33, so the
+    line came back unreadable and the two signs around it were filled as a record. PP-OCR
+    reads it surely, at its place on the sign, and a post of place names is left alone."""
+    result = scrubber.process(REALSET / "scene_text" / "easyocr-french.jpg")
+    word = next(d for d in result.detections if d.text == "Théâtre")
+    assert "second-reader" in word.evidence
+    assert 190 <= word.box.x0 and word.box.x1 <= 290 and 625 <= word.box.y0 and word.box.y1 <= 685, word.box
+    assert not [d for d in result.detections if d.kind is Kind.TEXT and "unreadable" in d.evidence]
+    assert result.status is Status.CLEAN, result.reasons

@@ -1,0 +1,103 @@
+"""A second reader for the text lines Tesseract cannot read: PP-OCR's recogniser, run directly
+with onnxruntime.
+
+Tesseract reads most lines, but on photos it gives up on some that a person reads at once:
+an accented word ("Théâtre"), a word in a stylised sign face ("EXIT"), a word set in another
+script. Such a line comes back ``unreadable``, and a surface holding one is a record, filled
+whole. The lines no reading of Tesseract's read are handed to this reader; what it reads
+surely (``LineReader.least``, the mean of its characters' probabilities) counts as read and
+goes to the identifier recognisers like any other words.
+
+The model, PP-OCRv6's "small" multilingual recogniser (``PP-OCRv6_rec_small.onnx``, 21 MB;
+Latin with accents, Cyrillic, Chinese, Japanese, Korean), is PaddleOCR's as converted to ONNX
+by RapidOCR, both Apache-2.0. It ships inside the ``rapidocr`` wheel (a dependency), read from
+the installed package without importing it: nothing is downloaded. Its character list is in
+the model's own metadata. The line is fed at 48 px high, normalised to [-1, 1]; the output is
+one probability row per 8 input columns, decoded greedily (CTC: repeats merged, blanks
+dropped), and each word's span runs from two rows before its first character's peak to three
+after its last one's: a peak lies inside its letter, a letter is about three rows wide.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+from scrubber.errors import DetectorFailed, ModelMissing
+
+MODEL = "models/PP-OCRv6_rec_small.onnx"  # inside the rapidocr package
+HEIGHT = 48  # px the model reads a line at
+
+
+def model_path() -> Path:
+    spec = importlib.util.find_spec("rapidocr")
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    for folder in folders:
+        path = Path(folder) / MODEL
+        if path.is_file():
+            return path
+    raise ModelMissing(f"the second text reader's model is missing: rapidocr's {MODEL} (pip install rapidocr)")
+
+
+class LineReader:
+    """``read(crop)``: the words PP-OCR reads on one upright line crop (grey, dark on light)."""
+
+    least = 0.8  # mean character probability of a line that counts as read
+
+    def __init__(self, path: Path | None = None):
+        try:
+            import onnxruntime as ort
+        except ImportError as err:  # pragma: no cover - declared dependency
+            raise ModelMissing("onnxruntime is not installed: pip install onnxruntime") from err
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1  # parallelism comes from worker processes
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self.path = path or model_path()
+        try:
+            self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+            characters = self._session.get_modelmeta().custom_metadata_map["character"].split("\n")
+        except Exception as err:
+            raise ModelMissing(f"text reader model {self.path.name} could not load ({type(err).__name__}: {err})") from err
+        self._chars = ["", *characters, " "]  # 0 is CTC's blank; the last class is the space
+        self._input = self._session.get_inputs()[0].name
+
+    def read(self, crop: np.ndarray) -> tuple[list[tuple[str, float, int, int]], float]:
+        """(words as (text, mean probability, x0, x1 in ``crop``'s columns), the mean
+        probability of all characters read; 0.0 when nothing was read)."""
+        import cv2
+
+        h, w = crop.shape[:2]
+        width = max(HEIGHT // 3, int(round(w * HEIGHT / max(1, h))))
+        grey = cv2.resize(crop, (width, HEIGHT), interpolation=cv2.INTER_AREA if h > HEIGHT else cv2.INTER_LINEAR)
+        blob = np.repeat((grey.astype(np.float32) * np.float32(1 / 127.5) - np.float32(1.0))[None, None], 3, axis=1)
+        try:
+            probs = self._session.run(None, {self._input: blob})[0][0]
+        except Exception as err:
+            raise DetectorFailed(f"the second text reader failed ({type(err).__name__}: {err})") from err
+        step = w / len(probs)  # crop columns per output row
+        best, sure = probs.argmax(axis=1), probs.max(axis=1)
+        words: list[tuple[str, float, int, int]] = []
+        text, scores, start, end = [], [], 0, 0
+        every: list[float] = []
+        previous = 0
+        for t, (k, p) in enumerate(zip(best, sure)):
+            if k != previous and k != 0:
+                char = self._chars[k] if k < len(self._chars) else ""
+                every.append(float(p))
+                if char.isspace() or not char:
+                    if text:
+                        words.append(("".join(text), float(np.mean(scores)), start, end))
+                    text, scores = [], []
+                else:
+                    if not text:
+                        start = int(max(0, (t - 2) * step))
+                    text.append(char)
+                    scores.append(float(p))
+                    end = int(min(w, (t + 3) * step))
+            previous = k
+        if text:
+            words.append(("".join(text), float(np.mean(scores)), start, end))
+        return words, float(np.mean(every)) if every else 0.0
