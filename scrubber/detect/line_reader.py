@@ -9,7 +9,7 @@ surely (``LineReader.least``, the mean of its characters' probabilities) counts 
 goes to the identifier recognisers like any other words.
 
 The model, PP-OCRv6's "small" multilingual recogniser (``PP-OCRv6_rec_small.onnx``, 21 MB;
-Latin with accents, Cyrillic, Chinese, Japanese, Korean), is PaddleOCR's as converted to ONNX
+Latin letters with their accents, Chinese and Japanese), is PaddleOCR's as converted to ONNX
 by RapidOCR, both Apache-2.0. It ships inside the ``rapidocr`` wheel (a dependency), read from
 the installed package without importing it: nothing is downloaded. Its character list is in
 the model's own metadata. The line is fed at 48 px high, normalised to [-1, 1]; the output is
@@ -77,27 +77,21 @@ class LineReader:
             probs = self._session.run(None, {self._input: blob})[0][0]
         except Exception as err:
             raise DetectorFailed(f"the second text reader failed ({type(err).__name__}: {err})") from err
-        step = w / len(probs)  # crop columns per output row
         best, sure = probs.argmax(axis=1), probs.max(axis=1)
+        # CTC: a character is where the best class changes to one that is not the blank
+        peaks = np.flatnonzero((best != 0) & np.r_[True, best[1:] != best[:-1]])
+        if not len(peaks):
+            return [], 0.0
+        step = w / len(probs)  # crop columns per output row
         words: list[tuple[str, float, int, int]] = []
-        text, scores, start, end = [], [], 0, 0
-        every: list[float] = []
-        previous = 0
-        for t, (k, p) in enumerate(zip(best, sure)):
-            if k != previous and k != 0:
-                char = self._chars[k] if k < len(self._chars) else ""
-                every.append(float(p))
-                if char.isspace() or not char:
-                    if text:
-                        words.append(("".join(text), float(np.mean(scores)), start, end))
-                    text, scores = [], []
-                else:
-                    if not text:
-                        start = int(max(0, (t - 2) * step))
-                    text.append(char)
-                    scores.append(float(p))
-                    end = int(min(w, (t + 3) * step))
-            previous = k
-        if text:
-            words.append(("".join(text), float(np.mean(scores)), start, end))
-        return words, float(np.mean(every)) if every else 0.0
+        word: list[int] = []
+        for t in [*peaks, None]:  # None ends the last word
+            char = self._chars[best[t]] if t is not None and best[t] < len(self._chars) else " "
+            if char.strip():
+                word.append(t)
+                continue
+            if word:
+                words.append(("".join(self._chars[best[k]] for k in word), float(sure[word].mean()),
+                              int(max(0.0, (word[0] - 2) * step)), int(min(w, (word[-1] + 3) * step))))
+            word = []
+        return words, float(sure[peaks].mean())

@@ -533,28 +533,22 @@ class TesseractText:
 
     def _read_unread(self, gray: np.ndarray, keys: list[tuple[int, ...]], lines: list[_Line],
                      even_light: bool = True) -> None:
-        """The second reader reads each line no Tesseract reading read, upright and, if that is
-        not sure, turned 180 degrees; the surer reading, if sure (``LineReader.least``), becomes
-        the line's words (the turned one replaces the line, turned)."""
+        """The second reader reads each line no Tesseract reading read: upright, and if it is
+        not sure of that (``LineReader.least``), turned 180 degrees. A sure reading becomes the
+        line's words (a turned one replaces the line, turned); otherwise the line stays unread."""
         read = {key[0] for key, line in zip(keys, lines) if self._was_read(line)}
-        pad = 0.25 * self.settings.line_height
+        least, pad = self._second.least, 0.25 * self.settings.line_height
         for n, key in enumerate(keys):
             if len(key) > 1 or key[0] in read:
                 continue
-            best, sure = None, self._second.least
-            for turned in (False, True):
-                line = lines[n]
-                if turned:
-                    line = _Line(_flip(line.quad), line.score, small=line.small)
-                    self._cut(gray, line, even_light=even_light)
+            line = lines[n]
+            words, mean = self._second.read(line.crop)
+            if mean < least:
+                line = _Line(_flip(line.quad), line.score, small=line.small)
+                self._cut(gray, line, even_light=even_light)
                 words, mean = self._second.read(line.crop)
-                if mean >= sure:
-                    best, sure = (line, words), mean
-                if best is not None:
-                    break
-            if best is None:
+            if mean < least:
                 continue
-            line, words = best
             line.second = True
             line.words = [(text, 100.0 * p, (x0, int(pad), x1, int(pad + self.settings.line_height)))
                           for text, p, x0, x1 in words]
