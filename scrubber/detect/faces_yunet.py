@@ -52,6 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from scrubber.detect.face_judge import FaceJudge
+from scrubber.detect.onnx_session import session
 from scrubber.detection import Box, Detection, Kind, clip, nms
 from scrubber.errors import DetectorFailed, ModelMissing
 from scrubber.imageio import Frame
@@ -105,16 +106,7 @@ class YuNetNet:
         self.path = path or MODEL
         if not self.path.is_file():
             raise ModelMissing(f"the YuNet model is missing from the installation: {self.path}")
-        try:
-            import onnxruntime as ort
-
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = 1  # parallelism comes from worker processes
-            options.inter_op_num_threads = 1
-            options.log_severity_level = 3
-            self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
-        except Exception as err:
-            raise ModelMissing(f"YuNet model {self.path.name} could not load ({type(err).__name__}: {err})") from err
+        self._session = session(self.path, f"YuNet model {self.path.name}")
         self._names = [o.name for o in self._session.get_outputs()]
 
     def __call__(self, rgb: np.ndarray, least: float) -> list[tuple[int, int, int, int, float]]:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scrubber.detect.onnx_session import session
 from scrubber.errors import DetectorFailed, ModelMissing
 
 MODEL = "models/PP-OCRv6_rec_small.onnx"  # inside the rapidocr package
@@ -47,20 +48,12 @@ class LineReader:
     least = 0.8  # mean character probability of a line that counts as read
 
     def __init__(self, path: Path | None = None):
-        try:
-            import onnxruntime as ort
-        except ImportError as err:  # pragma: no cover - declared dependency
-            raise ModelMissing("onnxruntime is not installed: pip install onnxruntime") from err
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1  # parallelism comes from worker processes
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
         self.path = path or model_path()
-        try:
-            self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
-            characters = self._session.get_modelmeta().custom_metadata_map["character"].split("\n")
-        except Exception as err:
-            raise ModelMissing(f"text reader model {self.path.name} could not load ({type(err).__name__}: {err})") from err
+        self._session = session(self.path, f"text reader model {self.path.name}")
+        characters = self._session.get_modelmeta().custom_metadata_map.get("character")
+        if not characters:
+            raise ModelMissing(f"text reader model {self.path.name} has no character list")
+        characters = characters.split("\n")
         self._chars = ["", *characters, " "]  # 0 is CTC's blank; the last class is the space
         self._input = self._session.get_inputs()[0].name
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scrubber.detect.onnx_session import session
 from scrubber.detection import Box, Detection, Kind, clip, grow, iou, nms
 from scrubber.errors import DetectorFailed, ModelMissing
 from scrubber.imageio import Frame
@@ -67,20 +68,14 @@ class Plates:
     rereads = False
 
     def __init__(self, settings: PlateSettings | None = None, path: Path | None = None):
-        import onnxruntime
-
         self.settings = settings or PlateSettings()
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
         try:
             graph = head_graph(path or model_path())
-            self._session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         except ModelMissing:
             raise
         except Exception as err:
             raise ModelMissing(f"the plate detector's model could not load ({type(err).__name__}: {err})") from err
+        self._session = session(graph, "the plate detector's model")
         inp = self._session.get_inputs()[0]
         self._input = inp.name
         self._dtype = np.float16 if "float16" in inp.type else np.float32

@@ -10,7 +10,8 @@ classical geometry built on what the text and barcode detectors already found:
    one line beside a barcode, is a candidate; large type and a few lines without a number
    (three digits or a date: "Visiting hours 9-5" is signage) are not.
 2. **surface outline**: the surface's background colour is the block's dominant colour, and a
-   flood fill from points of that colour (tolerance ``flood_tolerance``) on a smoothed copy grows to the
+   flood fill from points of that colour (within half of ``flood_tolerance``; the fill's
+   tolerance is ``flood_tolerance``) on a smoothed copy grows to the
    surface's edge (bezel, paper edge, band edge). The outline is the convex hull of the
    filled region and the text block. A fill that leaks into a wall of the same colour (more
    than ``max_growth`` times the block) falls back to the block grown by a margin.
@@ -225,7 +226,10 @@ class Surfaces:
         # seeds: grid points inside the block's lines whose colour is their dominant colour, the
         # surface's background between and around the strokes of the text. Inside the lines'
         # quads, not the block's upright box: a label stuck on at 70 degrees leaves most of its
-        # upright box to the wall, whose colour would then be the one flooded
+        # upright box to the wall, whose colour would then be the one flooded. A seed within
+        # half the tolerance of that colour: a fill spans the tolerance either side of its seed's
+        # own colour, and one from a text stroke's grey edge stops where the background is
+        # brighter than it by more than the tolerance (a white band flooded a third of its length)
         x0, y0, x1, y1 = min(max(x0, 0), w - 1), min(max(y0, 0), h - 1), min(x1, w), min(y1, h)
         lined = np.zeros((h, w), bool)
         lined[y0:y1, x0:x1] = True
@@ -237,7 +241,7 @@ class Surfaces:
         ground = np.median(patch, axis=0) if len(patch) else np.zeros(3)
         seeds = [(int(x), int(y)) for y in np.linspace(y0, y1 - 1, 9) for x in np.linspace(x0, x1 - 1, 9)
                  if (lined[int(y), int(x)] or not lined.any())
-                 and np.abs(smooth[int(y), int(x)].astype(int) - ground).max() <= s.flood_tolerance]
+                 and np.abs(smooth[int(y), int(x)].astype(int) - ground).max() <= s.flood_tolerance // 2]
         lo = up = (s.flood_tolerance,) * 3
         flags = 4 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (255 << 8)
         for x, y in seeds:

@@ -15,8 +15,9 @@ text beside a barcode and rotated text, and at 12 MP it is slow. Here
    90 degrees), and both readings are kept; lines read poorly both ways are read mirrored
    (both ways up) as well; letters the detector found one by one down a column are joined
    into one vertical line first;
-5. lines no reading read are handed to a second reader, PP-OCR's recogniser
-   (``scrubber.detect.line_reader``), upright and then turned; a sure reading is the line's;
+5. lines no reading read well are handed to a second reader, PP-OCR's recogniser
+   (``scrubber.detect.line_reader``), upright and then turned; a sure reading is kept as one
+   more reading of the line;
 6. each word's box is mapped back through the inverse warp to full-resolution pixels.
 
 Lines the detector is sure of but neither reader can read come back as ``text`` detections
@@ -57,6 +58,7 @@ class TextSettings:
     line_height: int = 40  # text line height Tesseract reads at
     min_conf: float = 45.0  # a word below this Tesseract confidence does not count as read
     retry_conf: float = 70.0  # lines whose mean confidence is below this are read again turned
+    second_below: float = 60.0  # lines no reading of which reaches this go to the second reader
     timeout_s: float = 60.0  # per Tesseract call; a timeout blocks the image
     max_mosaic_width: int = 4000
     # Tesseract refuses a page over 32767 px ("Image too large"): a page of dense type (a
@@ -507,7 +509,7 @@ class TesseractText:
                 if new.words:
                     lines.append(new)
                     keys.append((poor[n // 2], 2 + n % 2))
-        self._read_unread(gray, keys, lines)
+        self._read_poor(gray, keys, lines)
         return self._detections(keys, lines)
 
     def reread(self, frame: Frame, quads: list[tuple[tuple[int, int], ...]]) -> tuple[Detection, ...]:
@@ -525,34 +527,39 @@ class TesseractText:
             self._cut(gray, line, even_light=False)
         self._read(lines)
         keys = [(i,) for i in range(len(lines))]
-        self._read_unread(gray, keys, lines, even_light=False)
+        self._read_poor(gray, keys, lines, even_light=False)
         return self._detections(keys, lines)
 
     def _was_read(self, line: _Line) -> bool:
         return any(c >= self.settings.min_conf for _, c, _ in line.words)
 
-    def _read_unread(self, gray: np.ndarray, keys: list[tuple[int, ...]], lines: list[_Line],
-                     even_light: bool = True) -> None:
-        """The second reader reads each line no Tesseract reading read: upright, and if it is
-        not sure of that (``LineReader.least``), turned 180 degrees. A sure reading becomes the
-        line's words (a turned one replaces the line, turned); otherwise the line stays unread."""
-        read = {key[0] for key, line in zip(keys, lines) if self._was_read(line)}
+    def _read_poor(self, gray: np.ndarray, keys: list[tuple[int, ...]], lines: list[_Line],
+                   even_light: bool = True) -> None:
+        """The second reader reads each line no Tesseract reading read well (``second_below``):
+        upright, and if it is not sure of that (``LineReader.least``), turned 180 degrees. A
+        sure reading is kept as one more reading of the line, key ``(i, 4)``; Tesseract's
+        stay beside it, as both ways up do."""
+        best: dict[int, float] = {}
+        for key, line in zip(keys, lines):
+            best[key[0]] = max(best.get(key[0], 0.0), line.quality)
         least, pad = self._second.least, 0.25 * self.settings.line_height
-        for n, key in enumerate(keys):
-            if len(key) > 1 or key[0] in read:
+        for i, quality in best.items():
+            if quality >= self.settings.second_below:
                 continue
-            line = lines[n]
+            line = lines[keys.index((i,))]
             words, mean = self._second.read(line.crop)
+            quad, matrix, crop = line.quad, line.matrix, line.crop
             if mean < least:
-                line = _Line(_flip(line.quad), line.score, small=line.small)
-                self._cut(gray, line, even_light=even_light)
-                words, mean = self._second.read(line.crop)
+                turned = _Line(_flip(line.quad), line.score)
+                self._cut(gray, turned, even_light=even_light)
+                words, mean = self._second.read(turned.crop)
+                quad, matrix, crop = turned.quad, turned.matrix, turned.crop
             if mean < least:
                 continue
-            line.second = True
-            line.words = [(text, 100.0 * p, (x0, int(pad), x1, int(pad + self.settings.line_height)))
-                          for text, p, x0, x1 in words]
-            lines[n] = line
+            words = [(text, 100.0 * p, (x0, int(pad), x1, int(pad + self.settings.line_height)))
+                     for text, p, x0, x1 in words]
+            lines.append(_Line(quad, line.score, matrix, crop, words, small=line.small, second=True))
+            keys.append((i, 4))
 
     def _detections(self, keys: list[tuple[int, ...]], lines: list[_Line]) -> tuple[Detection, ...]:
         """Words (and lines nobody could read) as detections; each carries its line's quad.

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scrubber.detect.onnx_session import session
 from scrubber.errors import DetectorFailed, ModelMissing
 
 
@@ -50,19 +51,8 @@ def model_path() -> Path:
 class LineDetector:
     def __init__(self, settings: LineSettings | None = None, path: Path | None = None):
         self.settings = settings or LineSettings()
-        try:
-            import onnxruntime as ort
-        except ImportError as err:  # pragma: no cover - declared dependency
-            raise ModelMissing("onnxruntime is not installed: pip install onnxruntime") from err
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1  # parallelism comes from worker processes
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
         self.path = path or model_path()
-        try:
-            self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
-        except Exception as err:
-            raise ModelMissing(f"text line model {self.path.name} could not load ({type(err).__name__}: {err})") from err
+        self._session = session(self.path, f"text line model {self.path.name}")
         self._input = self._session.get_inputs()[0].name
 
     def __call__(self, rgb: np.ndarray) -> list[tuple[np.ndarray, float]]:
