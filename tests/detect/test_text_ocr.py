@@ -218,3 +218,20 @@ def test_a_line_tesseract_cannot_read_is_read_by_the_second_reader(scrubber):
     assert 190 <= word.box.x0 and word.box.x1 <= 290 and 625 <= word.box.y0 and word.box.y1 <= 685, word.box
     assert not [d for d in result.detections if d.kind is Kind.TEXT and "unreadable" in d.evidence]
     assert result.status is Status.CLEAN, result.reasons
+
+
+def test_a_missing_or_broken_second_reader_model_is_a_clear_error(tmp_path, monkeypatch):
+    import importlib.util
+
+    from scrubber.detect import line_reader
+    from scrubber.detect.textlines import MODEL as LINE_MODEL
+    from scrubber.errors import ModelMissing
+
+    (tmp_path / "broken.onnx").write_bytes(b"not a model")
+    with pytest.raises(ModelMissing, match="could not load"):
+        line_reader.LineReader(tmp_path / "broken.onnx")
+    with pytest.raises(ModelMissing, match="no character list"):  # a model, but not a recogniser
+        line_reader.LineReader(LINE_MODEL)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)  # rapidocr not installed
+    with pytest.raises(ModelMissing, match="pip install rapidocr"):
+        line_reader.model_path()
