@@ -14,8 +14,8 @@ A surface is **signage** when everything on it was read and is ordinary:
   that is also a first name or surname in the census lists is ordinary only among the 6,000
   most frequent words: "will", "field", "click", "hill" are; "John", "Sarah", "Garcia" are
   not. A word cut by the photo's edge may be anything. One word in ``SLACK`` (20) may be
-  read unsure, or be a lowercase word the list lacks ("coronavirus"); a capitalised word the
-  list lacks never (it may be a name).
+  read unsure, or be a lowercase word the list lacks ("coronavirus", "a.typecode("); a
+  capitalised word the list lacks never (it may be a name).
 
 Everything else (rows of names and numbers, a chart, a census, a label, handwriting) is a
 record. A record's words are never read out to decide this; only whether each one is ordinary.
@@ -50,6 +50,7 @@ _EDGES = re.compile(r"^[\W_]+|[\W_]+$")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
 _NAME_LIKE = re.compile(r"^[A-Z][A-Za-z'-]+$")
+_CODE_JOINS = re.compile(r"[._()]")
 _ID_LIKE = re.compile(r"\d{4}")
 _NAME_PREFIXES = frozenset({"mac", "van", "von", "del", "della", "des"})
 
@@ -116,7 +117,8 @@ def signs(detections: tuple[Detection, ...], width: int, height: int,
 
 def _judged(word: Detection, width: int, height: int, allowed: frozenset[str]) -> str:
     """"yes" (ordinary, read surely, or cut by the edge), "unsure" (read unsure, a lowercase
-    or camel-case word not in the list: "coronavirus", "NumMonths") or "no" (anything else: a
+    or camel-case word not in the list, also joined with dots, underscores or brackets as
+    programs write them: "coronavirus", "NumMonths", "a.typecode(") or "no" (anything else: a
     capitalised unknown word may be a name, four digits may be part of an ID)."""
     text = word.text or ""
     if _at_edge(word.box, width, height):
@@ -124,7 +126,8 @@ def _judged(word: Detection, width: int, height: int, allowed: frozenset[str]) -
     if ordinary(text, allowed):
         return "yes" if word.score >= MIN_CONFIDENCE else "unsure"
     bare = _EDGES.sub("", text.translate(_QUOTES))
-    if bare.isalpha() and (bare.islower() or _program_word(bare)):
+    letters = _CODE_JOINS.sub("", bare)  # "a.typecode(", "os.path": names as programs join them
+    if letters.isalpha() and (letters.islower() or _program_word(bare)):
         return "unsure"
     if word.score < MIN_CONFIDENCE and not _NAME_LIKE.match(bare) and not _ID_LIKE.search(bare):
         return "unsure"  # a misreading ("9-llam" for "9-11am") that is neither a name nor an ID

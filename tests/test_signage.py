@@ -101,3 +101,16 @@ def test_a_sign_left_alone_is_no_finding_in_the_result(scrubber, tmp_path):
     r = scrubber.process(tmp_path / "huddle.png")
     assert "keep:signage:whiteboard" in r.reasons
     assert not any(d.kind is Kind.WHITEBOARD for d in r.detections)
+
+
+@pytest.mark.parametrize("word, judged", [
+    ("coronavirus", "unsure"), ("NumMonths", "unsure"),  # lowercase or camel case: not in the list
+    ("a.typecode(", "unsure"), ("np.linspace(", "unsure"), ("read_lines()", "unsure"),  # as code writes them
+    ("Garcia", "no"), ("J.Garcia", "no"), ("Oduya.", "no"), ("a.20119524", "no"),  # a name or an ID never
+    ("memory", "yes"), ("os.path.join", "yes"),  # each part an ordinary word
+])
+def test_how_sure_a_word_on_a_surface_is_ordinary(word, judged):
+    from scrubber.signage import _judged
+
+    assert _judged(Detection(Kind.TEXT, Box(100, 100, 200, 130), 0.9, "text-ocr", text=word), 1000, 800,
+                   frozenset()) == judged
