@@ -1,12 +1,14 @@
 """A second reader for the text lines Tesseract cannot read: PP-OCR's recogniser, run directly
 with onnxruntime.
 
-Tesseract reads most lines, but on photos it gives up on some that a person reads at once:
-an accented word ("Théâtre"), a word in a stylised sign face ("EXIT"), a word set in another
-script. Such a line comes back ``unreadable``, and a surface holding one is a record, filled
-whole. The lines no reading of Tesseract's read are handed to this reader; what it reads
-surely (``LineReader.least``, the mean of its characters' probabilities) counts as read and
-goes to the identifier recognisers like any other words.
+Tesseract reads most lines, but on photos it gives up on some that a person reads at once,
+or reads them as nonsense: an accented word ("Théâtre"), a word in a stylised sign face
+("EXIT"), a slanted wristband's "DOB: 12/26/1953". A line nobody reads comes back
+``unreadable``, and a surface holding one is a record, filled whole; a line read as nonsense
+hides its identifiers from the recognisers. ``text_ocr`` hands the lines no reading of
+Tesseract's read well to this reader; what it reads surely (``LineReader.least``, the mean of
+its characters' probabilities) is one more reading of the line, and goes to the identifier
+recognisers like any other words.
 
 The model, PP-OCRv6's "small" multilingual recogniser (``PP-OCRv6_rec_small.onnx``, 21 MB;
 Latin letters with their accents, Chinese and Japanese), is PaddleOCR's as converted to ONNX

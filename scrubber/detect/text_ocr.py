@@ -563,8 +563,8 @@ class TesseractText:
 
     def _detections(self, keys: list[tuple[int, ...]], lines: list[_Line]) -> tuple[Detection, ...]:
         """Words (and lines nobody could read) as detections; each carries its line's quad.
-        A line read one way up (or mirrored) was read: only a line no reading of it read
-        comes back ``unreadable``, once, under its first key."""
+        A line read one way up, mirrored or by the second reader was read: only a line no
+        reading of it read comes back ``unreadable``, once, under its first key."""
         out: list[Detection] = []
         read = [self._was_read(line) for line in lines]
         read_lines = {key[0] for key, was_read in zip(keys, read) if was_read}
