@@ -519,8 +519,8 @@ class TesseractText:
         top-left), so upside-down lines are read as the first pass read them. The light is
         not levelled along them: a fill across a line is a plateau no smoothing takes out, and
         levelled against it the words beside it read as nothing. Tesseract alone reads them:
-        the lines it reads poorly here are the ones a fill cuts, which the second reader reads
-        as nothing sure either (119 reads, none sure, on the panning-monitor clip)."""
+        the lines it reads poorly here are the ones a fill cuts, and the second reader reads
+        those as nothing sure either (``bench/README.md``, session 17)."""
         if not quads:
             return ()
         gray, _ = frame.gray(max(frame.width, frame.height))
@@ -529,9 +529,6 @@ class TesseractText:
             self._cut(gray, line, even_light=False)
         self._read(lines)
         return self._detections([(i,) for i in range(len(lines))], lines)
-
-    def _was_read(self, line: _Line) -> bool:
-        return any(c >= self.settings.min_conf for _, c, _ in line.words)
 
     def _read_poor(self, gray: np.ndarray, keys: list[tuple[int, ...]], lines: list[_Line]) -> None:
         """The second reader reads each line no Tesseract reading read well (``second_below``):
@@ -565,7 +562,7 @@ class TesseractText:
         A line read one way up, mirrored or by the second reader was read: only a line no
         reading of it read comes back ``unreadable``, once, under its first key."""
         out: list[Detection] = []
-        read = [self._was_read(line) for line in lines]
+        read = [any(c >= self.settings.min_conf for _, c, _ in line.words) for line in lines]
         read_lines = {key[0] for key, was_read in zip(keys, read) if was_read}
         for key, line, was_read in zip(keys, lines, read):
             quad = tuple((int(round(x)), int(round(y))) for x, y in line.quad)
