@@ -532,29 +532,32 @@ class TesseractText:
 
     def _read_poor(self, gray: np.ndarray, keys: list[tuple[int, ...]], lines: list[_Line]) -> None:
         """The second reader reads each line no Tesseract reading read well (``second_below``):
-        upright, and if it is not sure of that (``LineReader.least``), turned 180 degrees. A
-        sure reading is kept as one more reading of the line, key ``(i, 4)``; Tesseract's
-        stay beside it, as both ways up do."""
+        upright, and if it is not sure of that (``LineReader.least``), turned 180 degrees (the
+        crop Tesseract's turned reading was cut from, where it kept one). A sure reading is kept
+        as one more reading of the line, key ``(i, 4)``; Tesseract's stay beside it, as both
+        ways up do."""
         best: dict[int, float] = {}
         for key, line in zip(keys, lines):
             best[key[0]] = max(best.get(key[0], 0.0), line.quality)
-        least, pad = self._second.least, 0.25 * self.settings.line_height
+        least, height = self._second.least, self.settings.line_height
         for i, quality in best.items():
             if quality >= self.settings.second_below:
                 continue
-            line = lines[keys.index((i,))]
-            words, mean = self._second.read(line.crop)
-            quad, matrix, crop = line.quad, line.matrix, line.crop
+            first = source = lines[keys.index((i,))]
+            words, mean = self._second.read(source.crop)
             if mean < least:
-                turned = _Line(_flip(line.quad), line.score)
-                self._cut(gray, turned)
-                words, mean = self._second.read(turned.crop)
-                quad, matrix, crop = turned.quad, turned.matrix, turned.crop
+                if (i, 1) in keys:
+                    source = lines[keys.index((i, 1))]
+                else:
+                    source = _Line(_flip(first.quad), first.score)
+                    self._cut(gray, source)
+                words, mean = self._second.read(source.crop)
             if mean < least:
                 continue
-            words = [(text, 100.0 * p, (x0, int(pad), x1, int(pad + self.settings.line_height)))
-                     for text, p, x0, x1 in words]
-            lines.append(_Line(quad, line.score, matrix, crop, words, small=line.small, second=True))
+            top = (source.crop.shape[0] - height) // 2  # the crop's margin above the line
+            words = [(text, 100.0 * p, (x0, top, x1, top + height)) for text, p, x0, x1 in words]
+            lines.append(_Line(source.quad, first.score, source.matrix, source.crop, words, small=first.small,
+                               second=True))
             keys.append((i, 4))
 
     def _detections(self, keys: list[tuple[int, ...]], lines: list[_Line]) -> tuple[Detection, ...]:
